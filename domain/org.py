@@ -1,0 +1,268 @@
+"""The organisation: units (县/战区/街镇/村/部门) and the users who belong to them.
+
+The org chart is history too: units are registered, renamed, moved and retired
+by events, and a user's roles are granted and revoked by events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import DomainError, InvalidInput, MissingField
+from domain.events import (
+    ALLOWED_PARENT_KINDS,
+    COMMAND,
+    ROLES,
+    SYSTEM,
+    UNIT_KINDS,
+    Actor,
+    DubanEvent,
+)
+
+
+class UnknownUnitKind(InvalidInput):
+    message = "未知的单位类型"
+
+
+class ParentKindNotAllowed(InvalidInput):
+    def __init__(self, kind: str, parent_kind: str | None) -> None:
+        parent = UNIT_KINDS.get(parent_kind or "", "无")
+        super().__init__(f"{UNIT_KINDS[kind]}不能设在{parent}之下")
+
+
+class UnitAlreadyRetired(DomainError):
+    message = "该单位已撤销"
+
+
+class UnknownRole(InvalidInput):
+    message = "未知的角色"
+
+
+class RoleAlreadyHeld(DomainError):
+    message = "该用户已有此角色"
+
+
+class RoleNotHeld(DomainError):
+    message = "该用户没有此角色"
+
+
+def _require_admin(actor: Actor) -> None:
+    actor.require_role(COMMAND, SYSTEM)
+
+
+class Unit(Aggregate):
+    class Event(DubanEvent):
+        pass
+
+    class Registered(Event, Aggregate.Created):
+        county_id: UUID
+        name: str
+        kind: str
+        parent_id: UUID | None
+        code: str
+
+    class Renamed(Event):
+        name: str
+
+        def apply(self, unit: Unit) -> None:
+            unit.name = self.name
+
+    class Moved(Event):
+        parent_id: UUID
+
+        def apply(self, unit: Unit) -> None:
+            unit.parent_id = self.parent_id
+
+    class Retired(Event):
+        reason: str
+
+        def apply(self, unit: Unit) -> None:
+            unit.retired = True
+
+    def __init__(self, county_id: UUID, name: str, kind: str, parent_id: UUID | None, code: str):
+        self.county_id = county_id
+        self.name = name
+        self.kind = kind
+        self.parent_id = parent_id
+        self.code = code
+        self.retired = False
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        name: str,
+        kind: str,
+        parent: Unit | None,
+        actor: Actor,
+        now: datetime,
+        code: str = "",
+        unit_id: UUID | None = None,
+    ) -> Unit:
+        """Register a unit under ``parent``; a county is registered with no parent
+        and its own id becomes the county id every record below it carries."""
+        _require_admin(actor)
+        name = name.strip()
+        if not name:
+            raise MissingField("单位名称")
+        if kind not in UNIT_KINDS:
+            raise UnknownUnitKind()
+        parent_kind = parent.kind if parent else None
+        allowed = ALLOWED_PARENT_KINDS[kind]
+        if (parent_kind not in allowed) if allowed else parent is not None:
+            raise ParentKindNotAllowed(kind, parent_kind)
+        if parent is not None:
+            if parent.retired:
+                raise UnitAlreadyRetired("上级单位已撤销，不能在其下登记新单位")
+            actor.require_county(parent.county_id)
+        unit_id = unit_id or uuid4()
+        county_id = parent.county_id if parent else unit_id
+        return cls._create(
+            cls.Registered,
+            id=unit_id,
+            timestamp=now,
+            actor_id=actor.user_id,
+            actor_role=actor.role,
+            county_id=county_id,
+            name=name,
+            kind=kind,
+            parent_id=parent.id if parent else None,
+            code=code.strip(),
+        )
+
+    def rename(self, name: str, actor: Actor, now: datetime) -> None:
+        _require_admin(actor)
+        actor.require_county(self.county_id)
+        name = name.strip()
+        if not name:
+            raise MissingField("单位名称")
+        if self.retired:
+            raise UnitAlreadyRetired()
+        self.trigger_event(self.Renamed, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, name=name)
+
+    def move(self, new_parent: Unit, actor: Actor, now: datetime) -> None:
+        _require_admin(actor)
+        actor.require_county(self.county_id)
+        if self.retired or new_parent.retired:
+            raise UnitAlreadyRetired()
+        if new_parent.county_id != self.county_id:
+            raise InvalidInput("单位不能移到其他县")
+        if new_parent.kind not in ALLOWED_PARENT_KINDS[self.kind]:
+            raise ParentKindNotAllowed(self.kind, new_parent.kind)
+        self.trigger_event(
+            self.Moved, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, parent_id=new_parent.id
+        )
+
+    def retire(self, reason: str, actor: Actor, now: datetime) -> None:
+        _require_admin(actor)
+        actor.require_county(self.county_id)
+        if self.retired:
+            raise UnitAlreadyRetired()
+        if not reason.strip():
+            raise MissingField("撤销原因")
+        self.trigger_event(
+            self.Retired, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, reason=reason.strip()
+        )
+
+
+class User(Aggregate):
+    class Event(DubanEvent):
+        pass
+
+    class Registered(Event, Aggregate.Created):
+        county_id: UUID
+        unit_id: UUID
+        name: str
+        login: str
+        roles: list[str]
+
+    class RoleGranted(Event):
+        role: str
+
+        def apply(self, user: User) -> None:
+            user.roles = tuple(sorted({*user.roles, self.role}))
+
+    class RoleRevoked(Event):
+        role: str
+
+        def apply(self, user: User) -> None:
+            user.roles = tuple(r for r in user.roles if r != self.role)
+
+    def __init__(self, county_id: UUID, unit_id: UUID, name: str, login: str, roles: list[str]):
+        self.county_id = county_id
+        self.unit_id = unit_id
+        self.name = name
+        self.login = login
+        self.roles = tuple(sorted(set(roles)))
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        unit: Unit,
+        name: str,
+        login: str,
+        roles: list[str],
+        actor: Actor,
+        now: datetime,
+        user_id: UUID | None = None,
+    ) -> User:
+        _require_admin(actor)
+        actor.require_county(unit.county_id)
+        name, login = name.strip(), login.strip()
+        if not name:
+            raise MissingField("姓名")
+        if not login:
+            raise MissingField("登录名")
+        if unit.retired:
+            raise UnitAlreadyRetired("所在单位已撤销，不能登记用户")
+        for role in roles:
+            _check_role(role)
+        return cls._create(
+            cls.Registered,
+            id=user_id or uuid4(),
+            timestamp=now,
+            actor_id=actor.user_id,
+            actor_role=actor.role,
+            county_id=unit.county_id,
+            unit_id=unit.id,
+            name=name,
+            login=login,
+            roles=sorted(set(roles)),
+        )
+
+    def grant_role(self, role: str, actor: Actor, now: datetime) -> None:
+        _require_admin(actor)
+        actor.require_county(self.county_id)
+        _check_role(role)
+        if role in self.roles:
+            raise RoleAlreadyHeld()
+        self.trigger_event(self.RoleGranted, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, role=role)
+
+    def revoke_role(self, role: str, actor: Actor, now: datetime) -> None:
+        _require_admin(actor)
+        actor.require_county(self.county_id)
+        if role not in self.roles:
+            raise RoleNotHeld()
+        self.trigger_event(self.RoleRevoked, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, role=role)
+
+    def acting_as(self, role: str) -> Actor:
+        """This user, acting in one of the roles they hold."""
+        if role not in self.roles:
+            raise RoleNotHeld(f"该用户没有“{ROLES.get(role, role)}”角色")
+        return Actor(
+            user_id=str(self.id),
+            role=role,
+            county_id=self.county_id,
+            unit_id=self.unit_id,
+            name=self.name,
+            roles=frozenset(self.roles),
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES or role == SYSTEM:
+        raise UnknownRole(f"未知的角色：{role}")

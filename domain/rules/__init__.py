@@ -1,0 +1,1 @@
+"""Pure rule functions over the rulebook version in force: no clock, no I/O."""

@@ -1,0 +1,534 @@
+"""The Duban application: one method per command, persistence by environment.
+
+Each command loads the aggregates it needs, asks them to decide (they raise a
+DomainError and record nothing when the step is illegal), and saves the new
+events in one atomic write. It returns the position of the last event written
+so a caller can wait for the read models to catch up with it.
+
+Storage comes from the environment only (eventsourcing's own variables):
+``PERSISTENCE_MODULE`` (``eventsourcing.sqlite`` by default, or
+``eventsourcing.postgres``), ``SQLITE_DBNAME``, ``POSTGRES_*``, ``CIPHER_TOPIC``
+and ``CIPHER_KEY``. See docs/CONFIGURATION.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.case import Case
+from domain.check_items import CheckItemRecord, check_item_record_id
+from domain.circular import Circular, DocumentSeries, series_id
+from domain.errors import ConcurrentChange, DomainError, InvalidInput, UnknownUnit, UnknownUser
+from domain.events import CADRE, SYSTEM_ACTOR, Actor, local_date
+from domain.finding import Finding
+from domain.inspection import Inspection
+from domain.org import Unit, User
+from domain.rulebook import NoRulebookInForce, Rulebook, rulebook_id
+from domain.rules.deductions import is_repeat
+from domain.rules.rulebook import Rules, RulebookVersion
+from domain.rules.working_days import ComputedDeadline, add_working_days
+
+
+class UnknownFinding(DomainError):
+    status = 404
+    message = "找不到该问题"
+
+
+class UnknownInspection(DomainError):
+    status = 404
+    message = "找不到该督查批次"
+
+
+class UnknownCircular(DomainError):
+    status = 404
+    message = "找不到该通报"
+
+
+class UnknownCase(DomainError):
+    status = 404
+    message = "找不到该案件"
+
+
+class NotACadre(InvalidInput):
+    message = "所选帮扶责任人不存在或不属于本县"
+
+
+class RetiredUnitCannotBeAccountable(InvalidInput):
+    message = "该单位已撤销，不能作为责任单位"
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TravellingClock:
+    """A clock that stands still until told to move: tests and the demo use it
+    to write a history that spans weeks."""
+
+    def __init__(self, start: datetime):
+        if start.tzinfo is None:
+            raise ValueError("the clock needs an aware datetime")
+        self.now = start.astimezone(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def set(self, instant: datetime) -> None:
+        self.now = instant.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command wrote: the aggregate it concerns and the log position of
+    its last event (None if it wrote nothing)."""
+
+    id: UUID
+    position: int | None
+    value: Any = None
+
+
+class Duban(Application[UUID]):
+    name = "Duban"
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_LOCK_TIMEOUT": "10"}
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Callable[[], datetime] = system_clock):
+        super().__init__(env)
+        self.clock = clock
+        self._listeners: list[Callable[[int], None]] = []
+
+    # Plumbing
+    def on_recorded(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` after every successful save (in this process)."""
+        self._listeners.append(listener)
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    def _save_all(self, *aggregates: Aggregate) -> int | None:
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError as error:
+            raise ConcurrentChange() from error
+        position = max((r.notification.id for r in recordings), default=None)
+        if position is not None:
+            for listener in self._listeners:
+                listener(position)
+        return position
+
+    def _get(self, aggregate_id: UUID, kind: type, missing: type[DomainError]) -> Any:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except (AggregateNotFoundError, ValueError, TypeError) as error:
+            raise missing() from error
+        if not isinstance(aggregate, kind):
+            raise missing()
+        return aggregate
+
+    def finding(self, finding_id: UUID) -> Finding:
+        return self._get(finding_id, Finding, UnknownFinding)
+
+    def unit(self, unit_id: UUID) -> Unit:
+        return self._get(unit_id, Unit, UnknownUnit)
+
+    def user(self, user_id: UUID) -> User:
+        return self._get(user_id, User, UnknownUser)
+
+    def inspection(self, inspection_id: UUID) -> Inspection:
+        return self._get(inspection_id, Inspection, UnknownInspection)
+
+    def circular(self, circular_id: UUID) -> Circular:
+        return self._get(circular_id, Circular, UnknownCircular)
+
+    def case(self, case_id: UUID) -> Case:
+        return self._get(case_id, Case, UnknownCase)
+
+    def rulebook(self, county_id: UUID) -> Rulebook:
+        return self._get(rulebook_id(county_id), Rulebook, NoRulebookInForce)
+
+    def rules_in_force(self, county_id: UUID, day: date | None = None) -> RulebookVersion:
+        return self.rulebook(county_id).in_force_on(day or local_date(self._now()))
+
+    def actor(self, user_id: UUID, role: str) -> Actor:
+        """The user acting in one of their roles (the web's signed-in person)."""
+        return self.user(user_id).acting_as(role)
+
+    def unit_path(self, unit_id: UUID) -> tuple[UUID, ...]:
+        """The unit and every unit above it, nearest first."""
+        path: list[UUID] = []
+        current: UUID | None = unit_id
+        while current is not None:
+            if current in path:  # a cycle would be a bug; stop rather than spin
+                break
+            unit = self.unit(current)
+            path.append(unit.id)
+            current = unit.parent_id
+        return tuple(path)
+
+    def _deadline(self, county_id: UUID, severity: str, today: date) -> tuple[ComputedDeadline, RulebookVersion]:
+        rulebook = self.rulebook(county_id)
+        version = rulebook.in_force_on(today)
+        working_days = version.rules.deadline_working_days[severity]
+        return add_working_days(today, working_days, rulebook.working_calendar()), version
+
+    # Organisation
+    def register_unit(
+        self,
+        *,
+        name: str,
+        kind: str,
+        parent_id: UUID | None,
+        actor: Actor = SYSTEM_ACTOR,
+        code: str = "",
+        unit_id: UUID | None = None,
+    ) -> Recorded:
+        parent = self.unit(parent_id) if parent_id else None
+        unit = Unit.register(name=name, kind=kind, parent=parent, actor=actor, now=self._now(), code=code, unit_id=unit_id)
+        return Recorded(unit.id, self._save_all(unit))
+
+    def rename_unit(self, unit_id: UUID, name: str, actor: Actor) -> Recorded:
+        unit = self.unit(unit_id)
+        unit.rename(name, actor, self._now())
+        return Recorded(unit.id, self._save_all(unit))
+
+    def move_unit(self, unit_id: UUID, new_parent_id: UUID, actor: Actor) -> Recorded:
+        unit = self.unit(unit_id)
+        unit.move(self.unit(new_parent_id), actor, self._now())
+        return Recorded(unit.id, self._save_all(unit))
+
+    def retire_unit(self, unit_id: UUID, reason: str, actor: Actor) -> Recorded:
+        unit = self.unit(unit_id)
+        unit.retire(reason, actor, self._now())
+        return Recorded(unit.id, self._save_all(unit))
+
+    def register_user(
+        self,
+        *,
+        unit_id: UUID,
+        name: str,
+        login: str,
+        roles: list[str],
+        actor: Actor = SYSTEM_ACTOR,
+        user_id: UUID | None = None,
+    ) -> Recorded:
+        user = User.register(
+            unit=self.unit(unit_id), name=name, login=login, roles=roles, actor=actor, now=self._now(), user_id=user_id
+        )
+        return Recorded(user.id, self._save_all(user))
+
+    def grant_role(self, user_id: UUID, role: str, actor: Actor) -> Recorded:
+        user = self.user(user_id)
+        user.grant_role(role, actor, self._now())
+        return Recorded(user.id, self._save_all(user))
+
+    def revoke_role(self, user_id: UUID, role: str, actor: Actor) -> Recorded:
+        user = self.user(user_id)
+        user.revoke_role(role, actor, self._now())
+        return Recorded(user.id, self._save_all(user))
+
+    # Rulebook and calendar
+    def open_rulebook(
+        self, county_id: UUID, rules: Rules, in_force_from: date, actor: Actor = SYSTEM_ACTOR
+    ) -> Recorded:
+        self.unit(county_id)
+        rulebook = Rulebook.open(county_id=county_id, rules=rules, in_force_from=in_force_from, actor=actor, now=self._now())
+        return Recorded(rulebook.id, self._save_all(rulebook), value=1)
+
+    def adopt_rules(self, county_id: UUID, rules: Rules, in_force_from: date, actor: Actor) -> Recorded:
+        rulebook = self.rulebook(county_id)
+        version = rulebook.adopt(rules, in_force_from, actor, self._now())
+        return Recorded(rulebook.id, self._save_all(rulebook), value=version)
+
+    def record_holiday_arrangement(
+        self, county_id: UUID, year: int, days_off: list[date], make_up_workdays: list[date], actor: Actor
+    ) -> Recorded:
+        rulebook = self.rulebook(county_id)
+        rulebook.record_holiday_arrangement(year, days_off, make_up_workdays, actor, self._now())
+        return Recorded(rulebook.id, self._save_all(rulebook))
+
+    # Inspections
+    def plan_inspection(
+        self,
+        *,
+        county_id: UUID,
+        title: str,
+        source: str,
+        inspector_ids: Iterable[UUID],
+        starts_on: date,
+        ends_on: date,
+        actor: Actor,
+        inspection_id: UUID | None = None,
+    ) -> Recorded:
+        inspectors = tuple(inspector_ids)
+        for inspector_id in inspectors:
+            if self.user(inspector_id).county_id != county_id:
+                raise UnknownUser("所选督查员不属于本县")
+        inspection = Inspection.plan(
+            county_id=county_id,
+            title=title,
+            source=source,
+            inspector_ids=inspectors,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            actor=actor,
+            now=self._now(),
+            inspection_id=inspection_id,
+        )
+        return Recorded(inspection.id, self._save_all(inspection))
+
+    def complete_inspection(self, inspection_id: UUID, summary: str, actor: Actor) -> Recorded:
+        inspection = self.inspection(inspection_id)
+        inspection.complete(summary, actor, self._now())
+        return Recorded(inspection.id, self._save_all(inspection))
+
+    # Findings
+    def file_finding(
+        self,
+        *,
+        unit_id: UUID,
+        category: str,
+        source: str,
+        severity: str,
+        check_item: str,
+        description: str,
+        actor: Actor,
+        inspection_id: UUID | None = None,
+        household_no: str = "",
+        cadre_ids: Iterable[UUID] = (),
+        finding_id: UUID | None = None,
+    ) -> Recorded:
+        now = self._now()
+        unit = self.unit(unit_id)
+        if unit.retired:
+            raise RetiredUnitCannotBeAccountable()
+        cadres = tuple(dict.fromkeys(cadre_ids))
+        for cadre_id in cadres:
+            try:
+                cadre = self.user(cadre_id)
+            except UnknownUser as error:
+                raise NotACadre() from error
+            if cadre.county_id != unit.county_id or CADRE not in cadre.roles:
+                raise NotACadre()
+        if inspection_id is not None:
+            inspection = self.inspection(inspection_id)
+            if inspection.county_id != unit.county_id:
+                raise UnknownInspection()
+            inspection.require_open()
+        today = local_date(now)
+        rules = self.rules_in_force(unit.county_id, today).rules
+        record_id = check_item_record_id(unit.id, check_item)
+        try:
+            record: CheckItemRecord | None = self.repository.get(record_id)
+        except AggregateNotFoundError:
+            record = None
+        repeat_of = None
+        if record is not None:
+            earlier = record.filed_dates()
+            if is_repeat((d for _, d in earlier), today, rules):
+                repeat_of = earlier[-1][0]
+        finding = Finding.file(
+            county_id=unit.county_id,
+            unit_id=unit.id,
+            unit_path=self.unit_path(unit.id),
+            category=category,
+            source=source,
+            severity=severity,
+            check_item=check_item,
+            description=description,
+            actor=actor,
+            now=now,
+            inspection_id=inspection_id,
+            household_no=household_no,
+            cadre_ids=cadres,
+            repeat_of=repeat_of,
+            finding_id=finding_id,
+        )
+        if record is None:
+            record = CheckItemRecord.start(
+                unit_id=unit.id, check_item=check_item, finding_id=finding.id, actor=actor, now=now, filed_on=today
+            )
+        else:
+            record.record(finding.id, today, actor, now)
+        return Recorded(finding.id, self._save_all(finding, record))
+
+    def issue_notice(self, finding_id: UUID, actor: Actor = SYSTEM_ACTOR) -> Recorded:
+        """The rectification notice: deadline counted in working days from today,
+        by the severity, under the rulebook in force and the calendar known now."""
+        now = self._now()
+        finding = self.finding(finding_id)
+        deadline, _ = self._deadline(finding.county_id, finding.severity, local_date(now))
+        recipients = (finding.unit_id, *finding.cadre_ids)
+        finding.issue_notice(deadline, recipients, actor, now)
+        return Recorded(finding.id, self._save_all(finding), value=deadline)
+
+    def acknowledge_notice(self, finding_id: UUID, actor: Actor) -> Recorded:
+        finding = self.finding(finding_id)
+        finding.acknowledge(actor, self._now())
+        return Recorded(finding.id, self._save_all(finding))
+
+    def request_extension(self, finding_id: UUID, until: date, reason: str, actor: Actor) -> Recorded:
+        finding = self.finding(finding_id)
+        finding.request_extension(until, reason, actor, self._now())
+        return Recorded(finding.id, self._save_all(finding))
+
+    def grant_extension(self, finding_id: UUID, actor: Actor, until: date | None = None, note: str = "") -> Recorded:
+        finding = self.finding(finding_id)
+        finding.grant_extension(actor, self._now(), until=until, note=note)
+        return Recorded(finding.id, self._save_all(finding))
+
+    def deny_extension(self, finding_id: UUID, reason: str, actor: Actor) -> Recorded:
+        finding = self.finding(finding_id)
+        finding.deny_extension(reason, actor, self._now())
+        return Recorded(finding.id, self._save_all(finding))
+
+    def submit_rectification(
+        self, finding_id: UUID, description: str, actor: Actor, evidence: Iterable[str] = ()
+    ) -> Recorded:
+        finding = self.finding(finding_id)
+        finding.submit_rectification(description, tuple(evidence), actor, self._now())
+        return Recorded(finding.id, self._save_all(finding))
+
+    def accept_rectification(self, finding_id: UUID, actor: Actor, note: str = "") -> Recorded:
+        finding = self.finding(finding_id)
+        finding.accept_rectification(note, actor, self._now())
+        return Recorded(finding.id, self._save_all(finding))
+
+    def reject_rectification(self, finding_id: UUID, reason: str, actor: Actor) -> Recorded:
+        now = self._now()
+        finding = self.finding(finding_id)
+        deadline, version = self._deadline(finding.county_id, finding.severity, local_date(now))
+        finding.reject_rectification(reason, deadline, version, actor, now)
+        return Recorded(finding.id, self._save_all(finding), value=deadline)
+
+    def record_missed_deadline(self, finding_id: UUID, actor: Actor = SYSTEM_ACTOR) -> Recorded:
+        """At most once per deadline: the aggregate refuses a second time, and of two
+        processes racing, optimistic concurrency lets only one save."""
+        now = self._now()
+        finding = self.finding(finding_id)
+        finding.record_missed_deadline(self.rules_in_force(finding.county_id, local_date(now)), actor, now)
+        return Recorded(finding.id, self._save_all(finding))
+
+    def reverse_deduction(self, finding_id: UUID, deduction_number: int, reason: str, actor: Actor) -> Recorded:
+        finding = self.finding(finding_id)
+        finding.reverse_deduction(deduction_number, reason, actor, self._now())
+        return Recorded(finding.id, self._save_all(finding))
+
+    def escalation_due(self, finding_id: UUID) -> str | None:
+        now = self._now()
+        finding = self.finding(finding_id)
+        return finding.escalation_due(self.rules_in_force(finding.county_id, local_date(now)), local_date(now))
+
+    def escalate(self, finding_id: UUID, reason: str, actor: Actor) -> Recorded:
+        now = self._now()
+        finding = self.finding(finding_id)
+        finding.escalate(reason, self.rules_in_force(finding.county_id, local_date(now)), actor, now)
+        return Recorded(finding.id, self._save_all(finding))
+
+    def withdraw_finding(self, finding_id: UUID, reason: str, actor: Actor) -> Recorded:
+        finding = self.finding(finding_id)
+        finding.withdraw(reason, actor, self._now())
+        return Recorded(finding.id, self._save_all(finding))
+
+    # Circulars
+    def draft_circular(
+        self,
+        *,
+        county_id: UUID,
+        kind: str,
+        title: str,
+        prefix: str,
+        period: str,
+        body: str,
+        finding_ids: Iterable[UUID],
+        unit_ids: Iterable[UUID],
+        actor: Actor,
+    ) -> Recorded:
+        findings, units = tuple(finding_ids), tuple(unit_ids)
+        for finding_id in findings:
+            if self.finding(finding_id).county_id != county_id:
+                raise UnknownFinding()
+        for unit_id in units:
+            if self.unit(unit_id).county_id != county_id:
+                raise UnknownUnit()
+        circular = Circular.draft(
+            county_id=county_id,
+            kind=kind,
+            title=title,
+            prefix=prefix,
+            period=period,
+            body=body,
+            finding_ids=findings,
+            unit_ids=units,
+            actor=actor,
+            now=self._now(),
+        )
+        return Recorded(circular.id, self._save_all(circular))
+
+    def issue_circular(self, circular_id: UUID, actor: Actor) -> Recorded:
+        """Takes the next number of the series for this year; two issues racing
+        for one number cannot both save."""
+        now = self._now()
+        circular = self.circular(circular_id)
+        year = local_date(now).year
+        try:
+            series = self.repository.get(series_id(circular.county_id, circular.prefix, year))
+        except AggregateNotFoundError:
+            series = DocumentSeries.open(
+                county_id=circular.county_id, prefix=circular.prefix, year=year, actor=actor, now=now
+            )
+        number = circular.issue(series, self.rules_in_force(circular.county_id, local_date(now)), actor, now)
+        return Recorded(circular.id, self._save_all(circular, series), value=number)
+
+    def revoke_circular(self, circular_id: UUID, reason: str, actor: Actor) -> Recorded:
+        circular = self.circular(circular_id)
+        circular.revoke(reason, actor, self._now())
+        return Recorded(circular.id, self._save_all(circular))
+
+    # Discipline cases
+    def open_case(
+        self, *, county_id: UUID, summary: str, actor: Actor, finding_ids: Iterable[UUID] = (), subject_unit_id: UUID | None = None
+    ) -> Recorded:
+        findings = tuple(finding_ids)
+        for finding_id in findings:
+            if self.finding(finding_id).county_id != county_id:
+                raise UnknownFinding()
+        if subject_unit_id is not None and self.unit(subject_unit_id).county_id != county_id:
+            raise UnknownUnit()
+        case = Case.open(
+            county_id=county_id,
+            subject_unit_id=subject_unit_id,
+            finding_ids=findings,
+            summary=summary,
+            actor=actor,
+            now=self._now(),
+        )
+        return Recorded(case.id, self._save_all(case))
+
+    def record_sanction(self, case_id: UUID, sanction: str, subject: str, note: str, actor: Actor) -> Recorded:
+        case = self.case(case_id)
+        case.record_sanction(sanction, subject, note, actor, self._now())
+        return Recorded(case.id, self._save_all(case))
+
+    def close_case(self, case_id: UUID, conclusion: str, actor: Actor) -> Recorded:
+        case = self.case(case_id)
+        case.close(conclusion, actor, self._now())
+        return Recorded(case.id, self._save_all(case))
+
+    # Reading the log
+    def history(self, aggregate_id: UUID) -> list[Any]:
+        """Every event of one aggregate, oldest first."""
+        return list(self.repository.event_store.get(aggregate_id))
+
+    def position(self) -> int:
+        return self.recorder.max_notification_id() or 0
