@@ -1,0 +1,1 @@
+"""Read models: each is built only from the event log and can be rebuilt from it."""

@@ -1,0 +1,179 @@
+"""Reading the ledger: filters, pages and the names the pages show."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from domain.rules.deductions import days_overdue
+from projections.views import SqlView
+
+RECTIFYING = ("open", "acknowledged")
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    county_id: str | None = None
+    zone_id: str | None = None
+    town_id: str | None = None
+    unit_id: str | None = None
+    category: str | None = None
+    status: str | None = None
+    overdue_only: bool = False
+    #: Restrict to the findings whose accountable unit is one of these (scoping).
+    unit_scope: tuple[str, ...] | None = None
+
+
+@dataclass
+class LedgerPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+    pages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pages = max(1, -(-self.total // self.per_page))
+
+
+class LedgerQuery:
+    def __init__(self, view: SqlView):
+        self.view = view
+
+    def _where(self, f: LedgerFilter, today: date) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("county_id", f.county_id),
+            ("zone_id", f.zone_id),
+            ("town_id", f.town_id),
+            ("category", f.category),
+            ("status", f.status),
+        ):
+            if value:
+                clauses.append(f"f.{column} = ?")
+                params.append(value)
+        if f.unit_id:
+            # A unit's ledger includes the units directly below it (a town's villages).
+            clauses.append("(f.unit_id = ? OR f.unit_id IN (SELECT unit_id FROM {ledger_units} WHERE parent_id = ?))")
+            params += [f.unit_id, f.unit_id]
+        if f.unit_scope is not None:
+            if not f.unit_scope:
+                clauses.append("1 = 0")
+            else:
+                clauses.append(f"f.unit_id IN ({', '.join('?' for _ in f.unit_scope)})")
+                params += list(f.unit_scope)
+        if f.overdue_only:
+            clauses.append("f.status IN ('open', 'acknowledged') AND f.deadline < ?")
+            params.append(today.isoformat())
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def page(self, f: LedgerFilter, today: date, page: int = 1, per_page: int = 50) -> LedgerPage:
+        page = max(1, page)
+        where, params = self._where(f, today)
+        with self.view.reading() as rows:
+            total = rows.one(f"SELECT COUNT(*) AS n FROM {{ledger_findings}} f{where}", params)["n"]
+            found = rows.all(
+                "SELECT f.*, u.name AS unit_name, u.kind AS unit_kind, z.name AS zone_name, t.name AS town_name"
+                " FROM {ledger_findings} f"
+                " LEFT JOIN {ledger_units} u ON u.unit_id = f.unit_id"
+                " LEFT JOIN {ledger_units} z ON z.unit_id = f.zone_id"
+                " LEFT JOIN {ledger_units} t ON t.unit_id = f.town_id"
+                f"{where} ORDER BY f.filed_at DESC, f.finding_id LIMIT ? OFFSET ?",
+                [*params, per_page, (page - 1) * per_page],
+            )
+        return LedgerPage([self._row(r, today) for r in found], int(total), page, per_page)
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""
+        dump: list[dict[str, Any]] = []
+        keys = {
+            "ledger_units": "unit_id",
+            "ledger_users": "user_id",
+            "ledger_findings": "finding_id",
+            "ledger_deductions": "finding_id, number",
+        }
+        with self.view.reading() as rows:
+            for table, order in keys.items():
+                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
+                    dump.append({"table": table, **dict(row)})
+        return dump
+
+    def finding(self, finding_id: str, today: date) -> dict[str, Any] | None:
+        with self.view.reading() as rows:
+            row = rows.one(
+                "SELECT f.*, u.name AS unit_name, u.kind AS unit_kind, z.name AS zone_name, t.name AS town_name"
+                " FROM {ledger_findings} f"
+                " LEFT JOIN {ledger_units} u ON u.unit_id = f.unit_id"
+                " LEFT JOIN {ledger_units} z ON z.unit_id = f.zone_id"
+                " LEFT JOIN {ledger_units} t ON t.unit_id = f.town_id"
+                " WHERE f.finding_id = ?",
+                (finding_id,),
+            )
+            if row is None:
+                return None
+            result = self._row(row, today)
+            result["deductions"] = [
+                dict(d)
+                for d in rows.all(
+                    "SELECT * FROM {ledger_deductions} WHERE finding_id = ? ORDER BY number", (finding_id,)
+                )
+            ]
+            cadres = json.loads(row["cadre_ids"])
+            result["cadres"] = [
+                dict(c)
+                for c in rows.all(
+                    "SELECT user_id, name FROM {ledger_users} WHERE user_id IN ("
+                    + ", ".join("?" for _ in cadres) + ") ORDER BY name",
+                    cadres,
+                )
+            ] if cadres else []  # fmt: skip
+        return result
+
+    @staticmethod
+    def _row(row: Any, today: date) -> dict[str, Any]:
+        data = dict(row)
+        deadline = date.fromisoformat(data["deadline"]) if data.get("deadline") else None
+        rectifying = data["status"] in RECTIFYING
+        data["days_overdue"] = days_overdue(deadline, today) if rectifying else 0
+        data["is_overdue"] = data["days_overdue"] > 0
+        return data
+
+    def units(self, county_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = (" WHERE county_id = ?", [county_id]) if county_id else ("", [])
+        with self.view.reading() as rows:
+            return [dict(r) for r in rows.all(f"SELECT * FROM {{ledger_units}}{where} ORDER BY kind, name", params)]
+
+    def users(self, county_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = (" WHERE u.county_id = ?", [county_id]) if county_id else ("", [])
+        with self.view.reading() as rows:
+            return [
+                dict(r)
+                for r in rows.all(
+                    "SELECT u.*, n.name AS unit_name FROM {ledger_users} u"
+                    " LEFT JOIN {ledger_units} n ON n.unit_id = u.unit_id"
+                    f"{where} ORDER BY n.kind, n.name, u.name",
+                    params,
+                )
+            ]
+
+    def subtree(self, unit_id: str) -> tuple[str, ...]:
+        """A unit and every unit below it: what a unit user may see."""
+        units = self.units()
+        children: dict[str | None, list[str]] = {}
+        for unit in units:
+            children.setdefault(unit["parent_id"], []).append(unit["unit_id"])
+        found, todo = [], [unit_id]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            todo.extend(children.get(current, []))
+        return tuple(found)
+
+    def status_counts(self, f: LedgerFilter, today: date) -> dict[str, int]:
+        where, params = self._where(f, today)
+        with self.view.reading() as rows:
+            found = rows.all(f"SELECT f.status AS status, COUNT(*) AS n FROM {{ledger_findings}} f{where} GROUP BY f.status", params)
+        return {r["status"]: int(r["n"]) for r in found}

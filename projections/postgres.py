@@ -1,0 +1,26 @@
+"""PostgreSQL views: tables qualified by the configured schema, tracking in
+``<view name>_tracking``, rows and tracking in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.views import SqlView
+
+
+class PostgresView(SqlView, PostgresTrackingRecorder):
+    placeholder = "%s"
+
+    def __init__(self, datastore: Any, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        for statement in self.view_schema():
+            self.sql_create_statements.append(SQL(statement))  # type: ignore[arg-type]
+
+    def qualified(self, name: str) -> str:
+        return f'"{self.datastore.schema}"."{name}"'
+
+    def tracking_table(self) -> str:
+        return f'"{self.datastore.schema}"."{self.tracking_table_name}"'

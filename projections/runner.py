@@ -1,0 +1,133 @@
+"""Keeps projections up to date by following the event log.
+
+SQLite has no subscriptions, so one follower loop serves both backends: it
+polls ``select_notifications`` from the view's tracked position, and in the
+web process it is also woken at once by the application after each save.
+
+Run as a process (the Procfile's ``projector``)::
+
+    python -m projections.runner
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLiteView
+from projections.storage import open_application, open_view
+
+log = logging.getLogger("duban.projector")
+
+
+class Follower:
+    """Feeds one projection every event after its tracked position, in batches."""
+
+    def __init__(self, app: Any, projection: Any, batch_size: int = 500, poll_interval: float = 0.5):
+        self.app = app
+        self.projection = projection
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def position(self) -> int:
+        return self.projection.view.max_tracking_id(self.app.name) or 0
+
+    def step(self) -> int:
+        """Process one batch; returns how many events it processed."""
+        start = self.position
+        head = self.app.recorder.max_notification_id() or 0
+        if head <= start:
+            return 0
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=self.batch_size, stop=head, topics=self.projection.topics, inclusive_of_start=False
+        )
+        items = [
+            (self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications
+        ]
+        exhausted = len(notifications) < self.batch_size
+        # Having read everything of interest up to the head, record the head itself.
+        caught_up = Tracking(self.app.name, head) if exhausted else None
+        self.projection.process_batch(items, caught_up_to=caught_up)
+        return len(items) if items else (1 if exhausted else 0)
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Process until the view has reached the log's head as it was on entry."""
+        processed = 0
+        while True:
+            done = self.step()
+            if progress:
+                progress(self.position, self.app.recorder.max_notification_id() or 0)
+            if done == 0:
+                return processed
+            processed += done
+
+    def wake(self, _position: int | None = None) -> None:
+        self._wake.set()
+
+    def wait_for(self, position: int | None, timeout: float = 2.0) -> bool:
+        """Block until the view has processed ``position``; False after ``timeout``."""
+        if position is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            if time.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.01)
+        return True
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.step() == 0:
+                    self._wake.wait(self.poll_interval)
+                    self._wake.clear()
+            except Exception as error:  # keep following; a view must not die silently
+                self.error = error
+                log.exception("projection %s failed; retrying", self.projection.name)
+                self._stop.wait(1.0)
+
+    def start(self) -> Follower:
+        self._thread = threading.Thread(target=self.run, name=f"follower-{self.projection.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def ledger_projection(store_env: dict[str, str] | None = None) -> LedgerProjection:
+    return LedgerProjection(open_view("ledger", LedgerSQLiteView, LedgerPostgresView, store_env))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = open_application()
+    follower = Follower(app, ledger_projection())
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    follower.start()
+    log.info("projector following %s from position %s", app.name, follower.position)
+    while not stopping.wait(5.0):
+        log.debug("ledger at %s", follower.position)
+    follower.stop()
+    app.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Backend-neutral plumbing for SQL views that are also tracking recorders.
+
+A view writes its rows and its tracking position in one transaction (house
+rule 6). SQL is written once, with ``?`` placeholders and ``{table}`` names;
+the SQLite and PostgreSQL classes say how to run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+
+class Rows:
+    """A cursor inside one view transaction, speaking the view's SQL dialect."""
+
+    def __init__(self, cursor: Any, view: SqlView):
+        self._cursor = cursor
+        self._view = view
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(self._view.sql(statement), tuple(params))
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        self.execute(statement, params)
+        return self._cursor.fetchone()
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.execute(statement, params)
+        return list(self._cursor.fetchall())
+
+    def track(self, tracking: Tracking) -> None:
+        """Record the position; the library refuses a position not beyond the last."""
+        self._view._insert_tracking(self._cursor, tracking)  # noqa: SLF001
+
+
+class SqlView:
+    """Mixin for a TrackingRecorder subclass that owns some tables."""
+
+    #: Logical table names; each backend decides the real, qualified name.
+    table_names: tuple[str, ...] = ()
+    #: CREATE statements using ``{name}`` for each table in ``table_names``.
+    schema_statements: tuple[str, ...] = ()
+    placeholder = "?"
+    datastore: Any
+
+    def qualified(self, name: str) -> str:
+        return name
+
+    def tracking_table(self) -> str:
+        raise NotImplementedError
+
+    def sql(self, statement: str) -> str:
+        statement = statement.format(**{name: self.qualified(name) for name in self.table_names})
+        return statement if self.placeholder == "?" else statement.replace("?", "%s")
+
+    def view_schema(self) -> list[str]:
+        return [self.sql(s) for s in self.schema_statements]
+
+    @contextmanager
+    def writing(self) -> Iterator[Rows]:
+        with self.datastore.transaction(commit=True) as cursor:
+            yield Rows(cursor, self)
+
+    @contextmanager
+    def reading(self) -> Iterator[Rows]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield Rows(cursor, self)
+
+    def drop_view(self, application_name: str) -> None:
+        """Forget every row and the tracking position, keeping the tables."""
+        with self.writing() as rows:
+            for name in self.table_names:
+                rows.execute(f"DELETE FROM {{{name}}}")
+            rows._cursor.execute(  # noqa: SLF001
+                f"DELETE FROM {self.tracking_table()} WHERE application_name = {self.placeholder}",
+                (application_name,),
+            )
