@@ -21,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, MapperDeserialisationError
 
 from domain.case import Case
 from domain.check_items import CheckItemRecord, check_item_record_id
@@ -127,9 +127,14 @@ class Duban(Application[UUID]):
                 listener(position)
         return position
 
-    def _get(self, aggregate_id: UUID, kind: type, missing: type[DomainError]) -> Any:
+    def _get(self, aggregate_id: UUID | str, kind: type, missing: type[DomainError]) -> Any:
+        """Load an aggregate of a kind; any other id (unknown, forged, of another
+        kind, not a UUID) is the kind's own "not found" error on every backend."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate = self.repository.get(UUID(str(aggregate_id)))
+        except MapperDeserialisationError:
+            # A wrong cipher key or damaged data: not a missing record.
+            raise
         except (AggregateNotFoundError, ValueError, TypeError) as error:
             raise missing() from error
         if not isinstance(aggregate, kind):
@@ -164,16 +169,15 @@ class Duban(Application[UUID]):
         """The user acting in one of their roles (the web's signed-in person)."""
         return self.user(user_id).acting_as(role)
 
-    def unit_path(self, unit_id: UUID) -> tuple[UUID, ...]:
+    def unit_path(self, unit: Unit | UUID) -> tuple[UUID, ...]:
         """The unit and every unit above it, nearest first."""
-        path: list[UUID] = []
-        current: UUID | None = unit_id
-        while current is not None:
-            if current in path:  # a cycle would be a bug; stop rather than spin
-                break
-            unit = self.unit(current)
-            path.append(unit.id)
-            current = unit.parent_id
+        if not isinstance(unit, Unit):
+            unit = self.unit(unit)
+        path: list[UUID] = [unit.id]
+        current = unit.parent_id
+        while current is not None and current not in path:  # a cycle would be a bug: stop
+            path.append(current)
+            current = self.unit(current).parent_id
         return tuple(path)
 
     def _deadline(self, county_id: UUID, severity: str, today: date) -> tuple[ComputedDeadline, RulebookVersion]:
@@ -340,7 +344,7 @@ class Duban(Application[UUID]):
         finding = Finding.file(
             county_id=unit.county_id,
             unit_id=unit.id,
-            unit_path=self.unit_path(unit.id),
+            unit_path=self.unit_path(unit),
             category=category,
             source=source,
             severity=severity,

@@ -23,7 +23,7 @@ from projections.views import Rows, SqlView
 
 
 class LedgerSchema(SqlView):
-    table_names = ("ledger_units", "ledger_users", "ledger_findings", "ledger_deductions")
+    table_names = ("ledger_units", "ledger_users", "ledger_findings", "ledger_deductions", "ledger_finding_cadres")
     schema_statements = (
         "CREATE TABLE IF NOT EXISTS {ledger_units} ("
         " unit_id TEXT PRIMARY KEY, county_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,"
@@ -49,6 +49,10 @@ class LedgerSchema(SqlView):
         " finding_id TEXT NOT NULL, number INTEGER NOT NULL, unit_id TEXT NOT NULL, points TEXT NOT NULL,"
         " rule_id TEXT NOT NULL, rulebook_version INTEGER NOT NULL, period TEXT NOT NULL, reason TEXT NOT NULL,"
         " reversed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (finding_id, number))",
+        # Which findings name which responsible cadre (帮扶责任人): what a cadre sees.
+        "CREATE TABLE IF NOT EXISTS {ledger_finding_cadres} ("
+        " user_id TEXT NOT NULL, finding_id TEXT NOT NULL, PRIMARY KEY (user_id, finding_id))",
+        "CREATE INDEX IF NOT EXISTS ledger_units_parent ON {ledger_units} (parent_id)",
     )
 
 
@@ -169,6 +173,11 @@ class LedgerProjection(Projection[SqlView]):
                 e.timestamp.isoformat(), e.originator_version,
             ),
         )  # fmt: skip
+        for cadre_id in dict.fromkeys(e.cadre_ids):
+            rows.execute(
+                "INSERT INTO {ledger_finding_cadres} (user_id, finding_id) VALUES (?, ?)",
+                (str(cadre_id), str(e.originator_id)),
+            )
 
     def _update(self, rows: Rows, e: Any, assignments: str = "", params: Sequence[Any] = ()) -> None:
         prefix = f"{assignments}, " if assignments else ""

@@ -24,6 +24,10 @@ class LedgerFilter:
     overdue_only: bool = False
     #: Restrict to the findings whose accountable unit is one of these (scoping).
     unit_scope: tuple[str, ...] | None = None
+    #: Restrict to these findings.
+    finding_scope: tuple[str, ...] | None = None
+    #: Restrict to the findings naming this responsible cadre.
+    cadre_id: str | None = None
 
 
 @dataclass
@@ -65,6 +69,15 @@ class LedgerQuery:
             else:
                 clauses.append(f"f.unit_id IN ({', '.join('?' for _ in f.unit_scope)})")
                 params += list(f.unit_scope)
+        if f.finding_scope is not None:
+            if not f.finding_scope:
+                clauses.append("1 = 0")
+            else:
+                clauses.append(f"f.finding_id IN ({', '.join('?' for _ in f.finding_scope)})")
+                params += list(f.finding_scope)
+        if f.cadre_id:
+            clauses.append("f.finding_id IN (SELECT finding_id FROM {ledger_finding_cadres} WHERE user_id = ?)")
+            params.append(f.cadre_id)
         if f.overdue_only:
             clauses.append("f.status IN ('open', 'acknowledged') AND f.deadline < ?")
             params.append(today.isoformat())
@@ -94,6 +107,7 @@ class LedgerQuery:
             "ledger_users": "user_id",
             "ledger_findings": "finding_id",
             "ledger_deductions": "finding_id, number",
+            "ledger_finding_cadres": "user_id, finding_id",
         }
         with self.view.reading() as rows:
             for table, order in keys.items():
@@ -161,16 +175,27 @@ class LedgerQuery:
 
     def subtree(self, unit_id: str) -> tuple[str, ...]:
         """A unit and every unit below it: what a unit user may see."""
-        units = self.units()
-        children: dict[str | None, list[str]] = {}
-        for unit in units:
-            children.setdefault(unit["parent_id"], []).append(unit["unit_id"])
-        found, todo = [], [unit_id]
-        while todo:
-            current = todo.pop()
-            found.append(current)
-            todo.extend(children.get(current, []))
-        return tuple(found)
+        with self.view.reading() as rows:
+            found = rows.all(
+                "WITH RECURSIVE below(unit_id) AS ("
+                " SELECT unit_id FROM {ledger_units} WHERE unit_id = ?"
+                " UNION SELECT u.unit_id FROM {ledger_units} u JOIN below b ON u.parent_id = b.unit_id"
+                ") SELECT unit_id FROM below",
+                (unit_id,),
+            )
+        return tuple(r["unit_id"] for r in found)
+
+    def findings_naming(self, user_id: str, county_id: str | None = None) -> tuple[str, ...]:
+        """The findings that name this responsible cadre."""
+        county, params = (" AND f.county_id = ?", [user_id, county_id]) if county_id else ("", [user_id])
+        with self.view.reading() as rows:
+            found = rows.all(
+                "SELECT c.finding_id FROM {ledger_finding_cadres} c"
+                " JOIN {ledger_findings} f ON f.finding_id = c.finding_id"
+                f" WHERE c.user_id = ?{county} ORDER BY c.finding_id",
+                params,
+            )
+        return tuple(r["finding_id"] for r in found)
 
     def status_counts(self, f: LedgerFilter, today: date) -> dict[str, int]:
         where, params = self._where(f, today)

@@ -1,0 +1,100 @@
+"""The Duban web application: ``create_app(test_config)``.
+
+Configuration (defaults from the environment, see docs/CONFIGURATION.md):
+
+- ``DUBAN_STORE_ENV``: event-store environment overrides (dict) passed to
+  ``open_application`` and ``ledger_projection``; None reads os.environ and the
+  embedded defaults.
+- ``DUBAN_CLOCK``: a callable returning an aware UTC datetime.
+- ``DUBAN_EMBEDDED_PROJECTOR``: run the ledger follower inside this process
+  (default: yes, unless ``DUBAN_MODE=services``).
+- ``SECRET_KEY``: ``DUBAN_SECRET_KEY``, else a random key kept in ``var/secret.key``.
+- ``PROJECTION_WAIT_SECONDS``: how long a command waits for the ledger view (2.0).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.runtime import Runtime
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _secret_key() -> str:
+    from_env = os.environ.get("DUBAN_SECRET_KEY")
+    if from_env:
+        return from_env
+    from projections.storage import var_dir
+
+    path = var_dir() / "secret.key"
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it to have a new key made")
+    return key
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from domain.service import system_clock
+
+    app = Flask(
+        __name__,
+        template_folder=str(REPO_ROOT / "templates"),
+        static_folder=None,
+    )
+    app.config.from_mapping(
+        DUBAN_STORE_ENV=None,
+        DUBAN_CLOCK=system_clock,
+        DUBAN_EMBEDDED_PROJECTOR=os.environ.get("DUBAN_MODE", "embedded") != "services",
+        PROJECTION_WAIT_SECONDS=2.0,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key()
+
+    runtime = Runtime(
+        store_env=app.config["DUBAN_STORE_ENV"],
+        clock=app.config["DUBAN_CLOCK"],
+        embedded=bool(app.config["DUBAN_EMBEDDED_PROJECTOR"]),
+        wait_seconds=float(app.config["PROJECTION_WAIT_SECONDS"]),
+    )
+    app.extensions["duban"] = runtime
+
+    from app.cli import register_commands
+    from app.csrf import init_csrf
+    from app.errors import register_error_handlers
+    from app.identity import current_identity
+    from app.labels import register_filters
+    from app.web import register_blueprints
+
+    @app.before_request
+    def start_projector() -> None:
+        runtime.ensure_started()
+
+    init_csrf(app)
+    register_filters(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+
+    @app.context_processor
+    def layout() -> dict[str, Any]:
+        return {"identity": current_identity(), "mode_line": runtime.describe_mode()}
+
+    return app

@@ -1,0 +1,141 @@
+"""Operator commands: ``flask --app app <command>``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from uuid import UUID
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from projections.runner import ledger_projection
+from projections.storage import open_application
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    return current_app.extensions["duban"]
+
+
+@click.command("load-demo")
+@click.option("--if-empty", is_flag=True, help="事件库非空时跳过（不报错）。")
+@with_appcontext
+def load_demo_command(if_empty: bool) -> None:
+    """载入演示县（米脂县）的数据：只能载入空的事件库。"""
+    from app.demo import load_demo  # written separately; imported only when needed
+
+    runtime = _runtime()
+    summary = load_demo(current_app.config["DUBAN_STORE_ENV"])
+    if summary is None:
+        if if_empty:
+            click.echo("事件库中已有数据，跳过载入演示数据。")
+            return
+        click.echo(
+            "拒绝载入：事件库中已有数据，演示数据只能载入空的事件库。"
+            "如确需重新载入，请先清空数据（make clean-data），或使用 --if-empty 跳过。",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(summary.describe())
+    with runtime.paused() as follower:
+        follower.catch_up()
+    click.echo("问题台账已更新。")
+
+
+@click.command("rebuild-projections")
+@with_appcontext
+def rebuild_projections_command() -> None:
+    """删除问题台账视图，并从事件日志重放重建。"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    runtime = _runtime()
+    duban = runtime.duban
+    if not runtime.embedded:
+        click.echo("提示：服务模式下请先停止 projector 进程，重建完成后再启动。")
+    with runtime.paused() as follower:
+        runtime.projection.view.drop_view(duban.name)
+        head = duban.recorder.max_notification_id() or 0
+        started = time.perf_counter()
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ) as progress:
+            task = progress.add_task("重建问题台账", total=max(head, 1))
+
+            def report(position: int, latest: int) -> None:
+                progress.update(task, completed=position, total=max(latest, 1))
+
+            processed = follower.catch_up(progress=report)
+            progress.update(task, completed=max(follower.position, 1))
+        elapsed = max(time.perf_counter() - started, 1e-9)
+    click.echo(
+        f"问题台账已重建：重放 {processed} 个事件（日志位置 {follower.position}），"
+        f"用时 {elapsed:.2f} 秒，约 {processed / elapsed:,.0f} 个事件/秒。"
+    )
+
+
+@click.command("init-store")
+@with_appcontext
+def init_store_command() -> None:
+    """创建事件库和问题台账视图的数据表（只需一次），并显示存放位置。"""
+    runtime = _runtime()
+    env = {**(runtime.store_env or {}), "CREATE_TABLE": "y"}
+    application = open_application(env, runtime.clock)
+    projection = ledger_projection(env)
+    try:
+        position = application.position()
+    finally:
+        application.close()
+        projection.view.datastore.close()
+    click.echo("数据表已就绪。")
+    for line in runtime.describe_store():
+        click.echo(line)
+    click.echo(f"事件日志当前位置：{position}")
+
+
+@click.command("sweep-overdue")
+@with_appcontext
+def sweep_overdue_command() -> None:
+    """记录每个已过整改期限的问题的逾期（并按考评规则扣分）；可重复运行。"""
+    from domain.errors import DomainError
+    from domain.events import SYSTEM_ACTOR
+    from projections.ledger_query import LedgerFilter
+
+    runtime = _runtime()
+    if runtime.embedded:  # read an up-to-date ledger
+        with runtime.paused() as follower:
+            follower.catch_up()
+    today, now = runtime.today(), runtime.clock()
+    candidates: list[str] = []
+    page_number, pages = 1, 1
+    while page_number <= pages:
+        page = runtime.query.page(LedgerFilter(overdue_only=True), today, page_number, 500)
+        candidates += [row["finding_id"] for row in page.rows]
+        pages, page_number = page.pages, page_number + 1
+    recorded = skipped = 0
+    position = None
+    for finding_id in dict.fromkeys(candidates):
+        try:
+            finding = runtime.duban.finding(UUID(finding_id))
+            if not finding.is_missable(now):
+                skipped += 1
+                continue
+            position = runtime.duban.record_missed_deadline(finding.id, SYSTEM_ACTOR).position
+            recorded += 1
+        except DomainError as error:
+            click.echo(f"{finding_id}：{error.message}", err=True)
+            skipped += 1
+    if position is not None:
+        with runtime.paused() as follower:
+            follower.catch_up()
+    click.echo(f"已记录逾期 {recorded} 项，跳过 {skipped} 项（已记录过或不再逾期）。")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(load_demo_command)
+    app.cli.add_command(rebuild_projections_command)
+    app.cli.add_command(init_store_command)
+    app.cli.add_command(sweep_overdue_command)

@@ -1,0 +1,15 @@
+"""The pages, by blueprint."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from app import identity
+    from app.web import about, findings, ledger
+
+    app.register_blueprint(identity.bp)
+    app.register_blueprint(ledger.bp)
+    app.register_blueprint(findings.bp)
+    app.register_blueprint(about.bp)
