@@ -63,7 +63,8 @@ STATUSES = {
 #: States in which the unit still owes a rectification.
 RECTIFYING = (OPEN, ACKNOWLEDGED)
 
-HOUSEHOLD_NUMBER = re.compile(r"^[0-9A-Za-z]{10,30}$")
+#: Long enough that masking (first 6, last 4) always hides at least four characters.
+HOUSEHOLD_NUMBER = re.compile(r"^[0-9A-Za-z]{14,30}$")
 
 
 # Errors (each refuses the command; nothing is recorded)
@@ -80,7 +81,7 @@ class UnknownSource(InvalidInput):
 
 
 class InvalidHouseholdNumber(InvalidInput):
-    message = "户编号格式不正确（应为10至30位数字或字母）"
+    message = "户编号格式不正确（应为14至30位数字或字母）"
 
 
 class FindingAlreadyClosed(DomainError):

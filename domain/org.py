@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import DomainError, InvalidInput, MissingField
+from domain.errors import DomainError, InvalidInput, MissingField, NotPermitted
 from domain.events import (
     ALLOWED_PARENT_KINDS,
     COMMAND,
@@ -118,6 +118,9 @@ class Unit(Aggregate):
             if parent.retired:
                 raise UnitAlreadyRetired("上级单位已撤销，不能在其下登记新单位")
             actor.require_county(parent.county_id)
+        elif actor.role != SYSTEM:
+            # A new county is a new tenant: no county's office may create one.
+            raise NotPermitted("新的县只能由系统登记")
         unit_id = unit_id or uuid4()
         county_id = parent.county_id if parent else unit_id
         return cls._create(
@@ -152,6 +155,8 @@ class Unit(Aggregate):
             raise InvalidInput("单位不能移到其他县")
         if new_parent.kind not in ALLOWED_PARENT_KINDS[self.kind]:
             raise ParentKindNotAllowed(self.kind, new_parent.kind)
+        if new_parent.id == self.parent_id:
+            raise InvalidInput("该单位已在所选上级单位之下")
         self.trigger_event(
             self.Moved, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, parent_id=new_parent.id
         )

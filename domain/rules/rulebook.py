@@ -7,6 +7,7 @@ gives.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -56,18 +57,18 @@ class Rules:
         try:
             rules = cls(
                 deadline_working_days={
-                    str(k): int(v) for k, v in dict(merged["deadline_working_days"]).items()
+                    str(k): _whole(v) for k, v in dict(merged["deadline_working_days"]).items()
                 },
                 reminder_days_before=tuple(
-                    sorted({int(d) for d in merged["reminder_days_before"]}, reverse=True)
+                    sorted({_whole(d) for d in merged["reminder_days_before"]}, reverse=True)
                 ),
                 overdue_points=Decimal(str(merged["overdue_points"])),
                 inadequate_points=Decimal(str(merged["inadequate_points"])),
-                repeat_window_days=int(merged["repeat_window_days"]),
-                repeat_multiplier=int(merged["repeat_multiplier"]),
+                repeat_window_days=_whole(merged["repeat_window_days"]),
+                repeat_multiplier=_whole(merged["repeat_multiplier"]),
                 circular_points=Decimal(str(merged["circular_points"])),
-                escalate_after_rejections=int(merged["escalate_after_rejections"]),
-                escalate_after_days_overdue=int(merged["escalate_after_days_overdue"]),
+                escalate_after_rejections=_whole(merged["escalate_after_rejections"]),
+                escalate_after_days_overdue=_whole(merged["escalate_after_days_overdue"]),
                 base_score=Decimal(str(merged["base_score"])),
                 period=str(merged["period"]),
             )
@@ -77,6 +78,16 @@ class Rules:
         return rules
 
     def check(self) -> None:
+        counts = (
+            *self.deadline_working_days.values(),
+            *self.reminder_days_before,
+            self.repeat_window_days,
+            self.repeat_multiplier,
+            self.escalate_after_rejections,
+            self.escalate_after_days_overdue,
+        )
+        if not all(type(n) is int for n in counts):
+            raise InvalidRules("天数和次数必须是整数")
         if set(self.deadline_working_days) != set(SEVERITIES):
             raise InvalidRules("必须为一般、较重、严重三个等级分别规定整改期限")
         if any(days < 1 for days in self.deadline_working_days.values()):
@@ -84,6 +95,8 @@ class Rules:
         if any(day < 0 for day in self.reminder_days_before):
             raise InvalidRules("提醒天数不能为负数")
         points = (self.overdue_points, self.inadequate_points, self.circular_points)
+        if not all(_is_finite_number(p) for p in (*points, self.base_score)):
+            raise InvalidRules("扣分值和基础分必须是有效的数字")
         if any(p < 0 for p in points) or self.base_score <= 0:
             raise InvalidRules("扣分值不能为负数，基础分必须大于0")
         if self.repeat_window_days < 0 or self.repeat_multiplier < 1:
@@ -92,6 +105,23 @@ class Rules:
             raise InvalidRules("移交纪检的条件不正确")
         if self.period not in PERIOD_KINDS:
             raise InvalidRules("考评周期只能是季度、月或年")
+
+
+def _whole(value: Any) -> int:
+    """A count (days, times): refused, not truncated, when it is not a whole number."""
+    if isinstance(value, bool):
+        raise TypeError("a count is not a yes/no value")
+    if isinstance(value, (float, Decimal)) and not (math.isfinite(value) and value == int(value)):
+        raise ValueError("a count must be a whole number")
+    return int(value)
+
+
+def _is_finite_number(value: Any) -> bool:
+    """NaN and infinities are not points (and NaN would break every comparison)."""
+    try:
+        return Decimal(value).is_finite()
+    except (TypeError, ValueError, InvalidOperation):
+        return False
 
 
 DEFAULT_RULES = Rules()
