@@ -30,20 +30,9 @@ def _secret_key() -> str:
     from_env = os.environ.get("DUBAN_SECRET_KEY")
     if from_env:
         return from_env
-    from projections.storage import var_dir
+    from projections.storage import read_or_create_secret, var_dir
 
-    path = var_dir() / "secret.key"
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    key = path.read_text().strip()
-    if not key:
-        raise RuntimeError(f"{path} is empty: delete it to have a new key made")
-    return key
+    return read_or_create_secret(var_dir() / "secret.key", lambda: secrets.token_hex(32))
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

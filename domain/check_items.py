@@ -32,18 +32,20 @@ class CheckItemRecord(Aggregate):
             record.filings = (*record.filings, (self.finding_id, self.filed_on))
 
     class FirstFindingRecorded(FindingRecorded, Aggregate.Created):
+        county_id: UUID
         unit_id: UUID
         check_item: str
 
-    def __init__(self, unit_id: UUID, check_item: str, finding_id: UUID, filed_on: str):
+    def __init__(self, county_id: UUID, unit_id: UUID, check_item: str, finding_id: UUID, filed_on: str):
         # FirstFindingRecorded's inherited apply() adds the first filing.
+        self.county_id = county_id
         self.unit_id = unit_id
         self.check_item = check_item
         self.filings: tuple[tuple[UUID, str], ...] = ()
 
     @classmethod
     def start(
-        cls, *, unit_id: UUID, check_item: str, finding_id: UUID, actor: Actor, now: datetime, filed_on: date
+        cls, *, county_id: UUID, unit_id: UUID, check_item: str, finding_id: UUID, actor: Actor, now: datetime, filed_on: date
     ) -> CheckItemRecord:
         return cls._create(
             cls.FirstFindingRecorded,
@@ -51,6 +53,7 @@ class CheckItemRecord(Aggregate):
             timestamp=now,
             actor_id=actor.user_id,
             actor_role=actor.role,
+            county_id=county_id,
             unit_id=unit_id,
             check_item=normalise_check_item(check_item),
             finding_id=finding_id,

@@ -293,6 +293,7 @@ class Finding(Aggregate):
 
         def apply(self, finding: Finding) -> None:
             finding.status = WITHDRAWN
+            finding.pending_extension = None
 
     def __init__(
         self,

@@ -19,6 +19,10 @@ class NoRulebookInForce(DomainError):
     message = "该日期没有生效的考评规则，请先由县指挥部发布规则"
 
 
+class RulebookAlreadyOpen(DomainError):
+    message = "该县的考评规则已经发布，请发布新版本而不是重新建立"
+
+
 class BackdatedRulebook(InvalidInput):
     message = "新版规则的生效日期不能早于发布当天"
 

@@ -31,7 +31,7 @@ from domain.events import CADRE, SYSTEM_ACTOR, Actor, local_date
 from domain.finding import Finding
 from domain.inspection import Inspection
 from domain.org import Unit, User
-from domain.rulebook import NoRulebookInForce, Rulebook, rulebook_id
+from domain.rulebook import NoRulebookInForce, Rulebook, RulebookAlreadyOpen, rulebook_id
 from domain.rules.deductions import is_repeat
 from domain.rules.rulebook import Rules, RulebookVersion
 from domain.rules.working_days import ComputedDeadline, add_working_days
@@ -246,6 +246,12 @@ class Duban(Application[UUID]):
         self, county_id: UUID, rules: Rules, in_force_from: date, actor: Actor = SYSTEM_ACTOR
     ) -> Recorded:
         self.unit(county_id)
+        try:
+            self.repository.get(rulebook_id(county_id))
+        except AggregateNotFoundError:
+            pass
+        else:
+            raise RulebookAlreadyOpen()
         rulebook = Rulebook.open(county_id=county_id, rules=rules, in_force_from=in_force_from, actor=actor, now=self._now())
         return Recorded(rulebook.id, self._save_all(rulebook), value=1)
 
@@ -360,6 +366,7 @@ class Duban(Application[UUID]):
         )
         if record is None:
             record = CheckItemRecord.start(
+                county_id=unit.county_id,
                 unit_id=unit.id, check_item=check_item, finding_id=finding.id, actor=actor, now=now, filed_on=today
             )
         else:

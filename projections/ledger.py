@@ -46,12 +46,13 @@ class LedgerSchema(SqlView):
         "CREATE INDEX IF NOT EXISTS ledger_findings_unit ON {ledger_findings} (unit_id, status)",
         "CREATE INDEX IF NOT EXISTS ledger_findings_filed ON {ledger_findings} (county_id, filed_at)",
         "CREATE TABLE IF NOT EXISTS {ledger_deductions} ("
-        " finding_id TEXT NOT NULL, number INTEGER NOT NULL, unit_id TEXT NOT NULL, points TEXT NOT NULL,"
+        " county_id TEXT NOT NULL, finding_id TEXT NOT NULL, number INTEGER NOT NULL, unit_id TEXT NOT NULL, points TEXT NOT NULL,"
         " rule_id TEXT NOT NULL, rulebook_version INTEGER NOT NULL, period TEXT NOT NULL, reason TEXT NOT NULL,"
         " reversed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (finding_id, number))",
         # Which findings name which responsible cadre (帮扶责任人): what a cadre sees.
         "CREATE TABLE IF NOT EXISTS {ledger_finding_cadres} ("
-        " user_id TEXT NOT NULL, finding_id TEXT NOT NULL, PRIMARY KEY (user_id, finding_id))",
+        " county_id TEXT NOT NULL, user_id TEXT NOT NULL, finding_id TEXT NOT NULL,"
+        " PRIMARY KEY (user_id, finding_id))",
         "CREATE INDEX IF NOT EXISTS ledger_units_parent ON {ledger_units} (parent_id)",
     )
 
@@ -152,14 +153,15 @@ class LedgerProjection(Projection[SqlView]):
     # Findings
     @apply.register
     def _(self, e: Finding.Filed, rows: Rows) -> None:
-        zone_id = town_id = None
-        for unit_id in e.unit_path:
-            row = rows.one("SELECT kind FROM {ledger_units} WHERE unit_id = ?", (str(unit_id),))
-            kind = row["kind"] if row else None
-            if kind == "zone":
-                zone_id = str(unit_id)
-            elif kind == "town":
-                town_id = str(unit_id)
+        path = [str(unit_id) for unit_id in e.unit_path]
+        kinds = {
+            r["unit_id"]: r["kind"]
+            for r in rows.all(
+                f"SELECT unit_id, kind FROM {{ledger_units}} WHERE unit_id IN ({', '.join('?' for _ in path)})", path
+            )
+        }
+        zone_id = next((u for u in path if kinds.get(u) == "zone"), None)
+        town_id = next((u for u in path if kinds.get(u) == "town"), None)
         rows.execute(
             "INSERT INTO {ledger_findings} (finding_id, county_id, inspection_id, unit_id, zone_id, town_id,"
             " category, severity, source, check_item, description, household_masked, cadre_ids, is_repeat,"
@@ -175,8 +177,8 @@ class LedgerProjection(Projection[SqlView]):
         )  # fmt: skip
         for cadre_id in dict.fromkeys(e.cadre_ids):
             rows.execute(
-                "INSERT INTO {ledger_finding_cadres} (user_id, finding_id) VALUES (?, ?)",
-                (str(cadre_id), str(e.originator_id)),
+                "INSERT INTO {ledger_finding_cadres} (county_id, user_id, finding_id) VALUES (?, ?, ?)",
+                (str(e.county_id), str(cadre_id), str(e.originator_id)),
             )
 
     def _update(self, rows: Rows, e: Any, assignments: str = "", params: Sequence[Any] = ()) -> None:
@@ -228,11 +230,12 @@ class LedgerProjection(Projection[SqlView]):
     @apply.register
     def _(self, e: Finding.PointsDeducted, rows: Rows) -> None:
         rows.execute(
-            "INSERT INTO {ledger_deductions} (finding_id, number, unit_id, points, rule_id, rulebook_version,"
-            " period, reason, reversed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+            "INSERT INTO {ledger_deductions} (county_id, finding_id, number, unit_id, points, rule_id,"
+            " rulebook_version, period, reason, reversed)"
+            " SELECT county_id, ?, ?, ?, ?, ?, ?, ?, ?, 0 FROM {ledger_findings} WHERE finding_id = ?",
             (
                 str(e.originator_id), e.deduction_number, str(e.unit_id), str(e.points), e.rule_id,
-                e.rulebook_version, e.period, e.reason,
+                e.rulebook_version, e.period, e.reason, str(e.originator_id),
             ),
         )  # fmt: skip
         self._update(rows, e, "points = ?", (self._points(rows, e.originator_id),))

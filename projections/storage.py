@@ -13,6 +13,7 @@ its own tables and ``<name>_tracking`` table.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from eventsourcing.cipher import AESCipher
@@ -34,11 +35,25 @@ def persistence_module(env: dict[str, str] | None = None) -> str:
     return merged.get("DUBAN_PERSISTENCE_MODULE") or merged.get("PERSISTENCE_MODULE") or SQLITE
 
 
-def _cipher_key_from_file(path: Path) -> str:
+def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
+    """A secret kept in a file, made once: of several processes starting at once,
+    exactly one creates it (written aside, then linked into place atomically) and
+    every one reads the same value."""
     if not path.exists():
-        path.write_text(AESCipher.create_key(32))
-        path.chmod(0o600)
+        spare = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        spare.write_text(make())
+        spare.chmod(0o600)
+        try:
+            os.link(spare, path)
+        except FileExistsError:
+            pass
+        finally:
+            spare.unlink()
     return path.read_text().strip()
+
+
+def _cipher_key_from_file(path: Path) -> str:
+    return read_or_create_secret(path, lambda: AESCipher.create_key(32))
 
 
 def event_store_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -83,7 +98,7 @@ def view_env(name: str, store_env: dict[str, str] | None = None) -> dict[str, st
 
 
 # Opening the store and the views
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from datetime import datetime  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402

@@ -212,6 +212,7 @@ def test_completing_refusals(world):
 def test_the_first_finding_on_a_check_item_starts_its_record(world):
     finding_id = uuid4()
     record = CheckItemRecord.start(
+        county_id=world.county.id,
         unit_id=world.village.id,
         check_item="  两不愁  三保障 ",
         finding_id=finding_id,
@@ -226,6 +227,7 @@ def test_the_first_finding_on_a_check_item_starts_its_record(world):
         actor=world.inspector,
         now=T0,
         aggregate=record,
+        county_id=world.county.id,
         unit_id=world.village.id,
         check_item="两不愁 三保障",
         finding_id=finding_id,
@@ -240,6 +242,7 @@ def test_the_first_finding_on_a_check_item_starts_its_record(world):
 def test_later_findings_are_recorded_and_decide_repeats(world):
     first, second = uuid4(), uuid4()
     record = CheckItemRecord.start(
+        county_id=world.county.id,
         unit_id=world.village.id,
         check_item="两不愁三保障",
         finding_id=first,
