@@ -83,6 +83,10 @@ class LedgerProjection(Projection[SqlView]):
         )
     )  # fmt: skip
 
+    def __init__(self, view: SqlView):
+        super().__init__(view)
+        self._kinds: dict[str, str] = {}
+
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
         self.process_batch([(domain_event, tracking)])
 
@@ -109,6 +113,7 @@ class LedgerProjection(Projection[SqlView]):
     # Organisation
     @apply.register
     def _(self, e: Unit.Registered, rows: Rows) -> None:
+        self._kinds[str(e.originator_id)] = e.kind
         rows.execute(
             "INSERT INTO {ledger_units} (unit_id, county_id, name, kind, parent_id, code, retired)"
             " VALUES (?, ?, ?, ?, ?, ?, 0)",
@@ -154,12 +159,7 @@ class LedgerProjection(Projection[SqlView]):
     @apply.register
     def _(self, e: Finding.Filed, rows: Rows) -> None:
         path = [str(unit_id) for unit_id in e.unit_path]
-        kinds = {
-            r["unit_id"]: r["kind"]
-            for r in rows.all(
-                f"SELECT unit_id, kind FROM {{ledger_units}} WHERE unit_id IN ({', '.join('?' for _ in path)})", path
-            )
-        }
+        kinds = self._unit_kinds(rows, path)
         zone_id = next((u for u in path if kinds.get(u) == "zone"), None)
         town_id = next((u for u in path if kinds.get(u) == "town"), None)
         rows.execute(
@@ -180,6 +180,18 @@ class LedgerProjection(Projection[SqlView]):
                 "INSERT INTO {ledger_finding_cadres} (county_id, user_id, finding_id) VALUES (?, ?, ?)",
                 (str(e.county_id), str(cadre_id), str(e.originator_id)),
             )
+
+    def _unit_kinds(self, rows: Rows, unit_ids: list[str]) -> dict[str, str]:
+        """A unit's kind never changes once registered, so it is safe to remember
+        (even across a rebuild); asking the view for it each time costs a round trip."""
+        missing = [u for u in unit_ids if u not in self._kinds]
+        if missing:
+            for r in rows.all(
+                f"SELECT unit_id, kind FROM {{ledger_units}} WHERE unit_id IN ({', '.join('?' for _ in missing)})",
+                missing,
+            ):
+                self._kinds[r["unit_id"]] = r["kind"]
+        return {u: self._kinds[u] for u in unit_ids if u in self._kinds}
 
     def _update(self, rows: Rows, e: Any, assignments: str = "", params: Sequence[Any] = ()) -> None:
         prefix = f"{assignments}, " if assignments else ""
