@@ -24,8 +24,6 @@ class LedgerFilter:
     overdue_only: bool = False
     #: Restrict to the findings whose accountable unit is one of these (scoping).
     unit_scope: tuple[str, ...] | None = None
-    #: Restrict to these findings.
-    finding_scope: tuple[str, ...] | None = None
     #: Restrict to the findings naming this responsible cadre.
     cadre_id: str | None = None
 
@@ -69,12 +67,6 @@ class LedgerQuery:
             else:
                 clauses.append(f"f.unit_id IN ({', '.join('?' for _ in f.unit_scope)})")
                 params += list(f.unit_scope)
-        if f.finding_scope is not None:
-            if not f.finding_scope:
-                clauses.append("1 = 0")
-            else:
-                clauses.append(f"f.finding_id IN ({', '.join('?' for _ in f.finding_scope)})")
-                params += list(f.finding_scope)
         if f.cadre_id:
             clauses.append("f.finding_id IN (SELECT finding_id FROM {ledger_finding_cadres} WHERE user_id = ?)")
             params.append(f.cadre_id)
