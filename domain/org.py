@@ -6,6 +6,7 @@ by events, and a user's roles are granted and revoked by events.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -35,6 +36,17 @@ class ParentKindNotAllowed(InvalidInput):
 
 class UnitAlreadyRetired(DomainError):
     message = "该单位已撤销"
+
+
+class InvalidWebhook(InvalidInput):
+    message = "机器人地址必须以 http:// 或 https:// 开头，签名密钥至少16位"
+
+
+class InvalidEmail(InvalidInput):
+    message = "电子邮箱格式不正确"
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class UnknownRole(InvalidInput):
@@ -82,6 +94,16 @@ class Unit(Aggregate):
         def apply(self, unit: Unit) -> None:
             unit.retired = True
 
+    class WebhookConfigured(Event):
+        """The unit's chat-group robot (工作群机器人); an empty url removes it."""
+
+        url: str
+        secret: str
+
+        def apply(self, unit: Unit) -> None:
+            unit.webhook_url = self.url
+            unit.webhook_secret = self.secret
+
     def __init__(self, county_id: UUID, name: str, kind: str, parent_id: UUID | None, code: str):
         self.county_id = county_id
         self.name = name
@@ -89,6 +111,8 @@ class Unit(Aggregate):
         self.parent_id = parent_id
         self.code = code
         self.retired = False
+        self.webhook_url = ""
+        self.webhook_secret = ""
 
     @classmethod
     def register(
@@ -172,6 +196,17 @@ class Unit(Aggregate):
             self.Retired, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, reason=reason.strip()
         )
 
+    def configure_webhook(self, url: str, secret: str, actor: Actor, now: datetime) -> None:
+        _require_admin(actor)
+        actor.require_county(self.county_id)
+        url, secret = url.strip(), secret.strip()
+        if url and (not url.startswith(("http://", "https://")) or len(secret) < 16):
+            raise InvalidWebhook()
+        self.trigger_event(
+            self.WebhookConfigured, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, url=url,
+            secret=secret if url else "",
+        )  # fmt: skip
+
 
 class User(Aggregate):
     class Event(DubanEvent):
@@ -196,12 +231,21 @@ class User(Aggregate):
         def apply(self, user: User) -> None:
             user.roles = tuple(r for r in user.roles if r != self.role)
 
+    class EmailSet(Event):
+        """Where email notices go; an empty address stops them."""
+
+        email: str
+
+        def apply(self, user: User) -> None:
+            user.email = self.email
+
     def __init__(self, county_id: UUID, unit_id: UUID, name: str, login: str, roles: list[str]):
         self.county_id = county_id
         self.unit_id = unit_id
         self.name = name
         self.login = login
         self.roles = tuple(sorted(set(roles)))
+        self.email = ""
 
     @classmethod
     def register(
@@ -253,6 +297,15 @@ class User(Aggregate):
         if role not in self.roles:
             raise RoleNotHeld()
         self.trigger_event(self.RoleRevoked, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, role=role)
+
+    def set_email(self, email: str, actor: Actor, now: datetime) -> None:
+        if actor.user_id != str(self.id):
+            _require_admin(actor)
+        actor.require_county(self.county_id)
+        email = email.strip()
+        if email and not EMAIL.match(email):
+            raise InvalidEmail()
+        self.trigger_event(self.EmailSet, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, email=email)
 
     def acting_as(self, role: str) -> Actor:
         """This user, acting in one of the roles they hold."""

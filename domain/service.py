@@ -30,6 +30,7 @@ from domain.errors import ConcurrentChange, DomainError, InvalidInput, UnknownUn
 from domain.events import CADRE, SYSTEM_ACTOR, Actor, local_date
 from domain.finding import Finding
 from domain.inspection import Inspection
+from domain.message import Message
 from domain.org import Unit, User
 from domain.rulebook import NoRulebookInForce, Rulebook, RulebookAlreadyOpen, rulebook_id
 from domain.rules.deductions import is_repeat
@@ -50,6 +51,11 @@ class UnknownInspection(DomainError):
 class UnknownCircular(DomainError):
     status = 404
     message = "找不到该通报"
+
+
+class UnknownMessage(DomainError):
+    status = 404
+    message = "找不到该通知"
 
 
 class UnknownCase(DomainError):
@@ -229,6 +235,16 @@ class Duban(Application[UUID]):
         user = User.register(
             unit=self.unit(unit_id), name=name, login=login, roles=roles, actor=actor, now=self._now(), user_id=user_id
         )
+        return Recorded(user.id, self._save_all(user))
+
+    def configure_webhook(self, unit_id: UUID, url: str, secret: str, actor: Actor) -> Recorded:
+        unit = self.unit(unit_id)
+        unit.configure_webhook(url, secret, actor, self._now())
+        return Recorded(unit.id, self._save_all(unit))
+
+    def set_email(self, user_id: UUID, email: str, actor: Actor) -> Recorded:
+        user = self.user(user_id)
+        user.set_email(email, actor, self._now())
         return Recorded(user.id, self._save_all(user))
 
     def grant_role(self, user_id: UUID, role: str, actor: Actor) -> Recorded:
@@ -535,6 +551,60 @@ class Duban(Application[UUID]):
         case = self.case(case_id)
         case.close(conclusion, actor, self._now())
         return Recorded(case.id, self._save_all(case))
+
+    # Messages (通知)
+    def message(self, message_id: UUID) -> Message:
+        return self._get(message_id, Message, UnknownMessage)
+
+    def send_message(
+        self,
+        *,
+        message_id: UUID,
+        county_id: UUID,
+        purpose: str,
+        title: str,
+        body: str,
+        unit_ids: Iterable[UUID] = (),
+        user_ids: Iterable[UUID] = (),
+        finding_id: UUID | None = None,
+        actor: Actor = SYSTEM_ACTOR,
+    ) -> Recorded:
+        """Send once: a message whose id exists already was sent, and sending it
+        again records nothing (position None)."""
+        try:
+            self.repository.get(message_id)
+        except AggregateNotFoundError:
+            pass
+        else:
+            return Recorded(message_id, None)
+        message = Message.send(
+            message_id=message_id,
+            county_id=county_id,
+            purpose=purpose,
+            title=title,
+            body=body,
+            unit_ids=tuple(unit_ids),
+            user_ids=tuple(user_ids),
+            finding_id=finding_id,
+            actor=actor,
+            now=self._now(),
+        )
+        try:
+            return Recorded(message.id, self._save_all(message))
+        except ConcurrentChange:
+            return Recorded(message_id, None)  # another process sent it first
+
+    def record_delivery(
+        self, message_id: UUID, channel: str, recipient: str, succeeded: bool, detail: str = ""
+    ) -> Recorded:
+        message = self.message(message_id)
+        message.record_delivery(channel, recipient, succeeded, detail, SYSTEM_ACTOR, self._now())
+        return Recorded(message.id, self._save_all(message))
+
+    def mark_message_read(self, message_id: UUID, actor: Actor) -> Recorded:
+        message = self.message(message_id)
+        message.mark_read(actor, self._now())
+        return Recorded(message.id, self._save_all(message))
 
     # Reading the log
     def history(self, aggregate_id: UUID) -> list[Any]:
