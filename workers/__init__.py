@@ -1,0 +1,1 @@
+"""Background work: policies, RQ jobs, timers and the delivery channels."""

@@ -1,0 +1,201 @@
+"""RQ jobs: module-level functions taking ids, safe to run twice.
+
+Each job asks the aggregates, which refuse what was already done (a notice
+already issued, a deadline already missed, a message already sent or
+delivered), so a retried or duplicated job records nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from domain.errors import ConcurrentChange, DomainError
+from domain.events import CATEGORIES, SOURCES, SYSTEM_ACTOR, local_date
+from domain.finding import FILED, RECTIFYING, DeadlineAlreadyMissed, Finding, NoticeAlreadyIssued
+from domain.message import message_id
+from domain.rules.deductions import days_overdue
+from workers.context import services
+
+log = logging.getLogger("duban.jobs")
+
+
+class DeliveryFailed(RuntimeError):
+    """Some channel failed; RQ retries the job, which resends only what failed."""
+
+
+def _finding(finding_id: str) -> Finding:
+    return services().duban.finding(UUID(finding_id))
+
+
+def _unit_name(unit_id: UUID) -> str:
+    return services().duban.unit(unit_id).name
+
+
+def _link(finding_id: UUID) -> str:
+    base = services().link_base.rstrip("/")
+    return f"{base}/findings/{finding_id}" if base else f"/findings/{finding_id}"
+
+
+def issue_notice(finding_id: str) -> str:
+    """A filed finding gets its rectification notice (整改通知) and deadline."""
+    duban = services().duban
+    if _finding(finding_id).status != FILED:
+        return "already issued"
+    try:
+        duban.issue_notice(UUID(finding_id), SYSTEM_ACTOR)
+    except (NoticeAlreadyIssued, ConcurrentChange):
+        return "already issued"
+    return "issued"
+
+
+def _send(purpose: str, finding: Finding, qualifiers: tuple[object, ...], title: str, body: str,
+          units: tuple[UUID, ...] | None = None, users: tuple[UUID, ...] | None = None) -> str:  # fmt: skip
+    duban = services().duban
+    key = message_id(purpose, finding.id, *qualifiers)
+    duban.send_message(
+        message_id=key,
+        county_id=finding.county_id,
+        purpose=purpose,
+        title=title,
+        body=f"{body}\n查看：{_link(finding.id)}",
+        unit_ids=units if units is not None else (finding.unit_id,),
+        user_ids=users if users is not None else finding.cadre_ids,
+        finding_id=finding.id,
+    )
+    deliver(str(key))
+    return str(key)
+
+
+def _about(finding: Finding) -> str:
+    return (
+        f"{_unit_name(finding.unit_id)}：经{SOURCES[finding.source]}发现“{finding.check_item}”存在"
+        f"{CATEGORIES[finding.category]}问题：{finding.description}"
+    )
+
+
+def send_notice(finding_id: str, deadline_number: int) -> str:
+    finding = _finding(finding_id)
+    if finding.deadline is None:
+        return "no deadline"
+    return _send(
+        "notice", finding, (deadline_number,),
+        f"整改通知：{_unit_name(finding.unit_id)}·{finding.check_item}",
+        f"{_about(finding)}。请于{finding.deadline}前完成整改并提交整改材料。",
+    )  # fmt: skip
+
+
+def send_rejection(finding_id: str, deadline_number: int) -> str:
+    finding = _finding(finding_id)
+    return _send(
+        "rejected", finding, (deadline_number,),
+        f"退回整改通知：{_unit_name(finding.unit_id)}·{finding.check_item}",
+        f"{_about(finding)}。整改不到位，已退回，请于{finding.deadline}前重新整改。",
+    )  # fmt: skip
+
+
+def send_reminder(finding_id: str, deadline_number: int, days_before: int) -> str:
+    """Only while that deadline still stands and the work is still owed."""
+    finding = _finding(finding_id)
+    if finding.deadline_number != deadline_number or finding.status not in RECTIFYING:
+        return "not needed"
+    return _send(
+        "reminder", finding, (deadline_number, days_before),
+        f"整改到期提醒（还有{days_before}天）：{_unit_name(finding.unit_id)}·{finding.check_item}",
+        f"{_about(finding)}。整改期限为{finding.deadline}，还有{days_before}天到期，请抓紧整改。",
+    )  # fmt: skip
+
+
+def deadline_passed(finding_id: str, deadline_number: int) -> str:
+    """The timer at the end of a deadline's day. A deadline since extended or
+    met, or already recorded as missed, records nothing."""
+    duban = services().duban
+    finding = _finding(finding_id)
+    if finding.deadline_number == deadline_number and finding.is_missable(duban.clock()):
+        try:
+            duban.record_missed_deadline(finding.id, SYSTEM_ACTOR)
+        except (DeadlineAlreadyMissed, ConcurrentChange):
+            pass  # another worker recorded it first
+        finding = _finding(finding_id)
+    if deadline_number not in finding.missed_deadlines:
+        return "not missed"
+    points = [d for d in finding.deductions.values() if d.rule_id == "overdue"]
+    deducted = f"，按考评规则扣{points[-1].points}分" if points else ""
+    _send(
+        "deadline_missed", finding, (deadline_number,),
+        f"逾期通知：{_unit_name(finding.unit_id)}·{finding.check_item}",
+        f"{_about(finding)}。已超过整改期限{finding.deadline}未完成整改{deducted}。",
+    )  # fmt: skip
+    propose_escalation(finding_id)
+    return "missed"
+
+
+def propose_escalation(finding_id: str) -> str:
+    """When the rulebook's escalation rule is met, the command office's inbox
+    gets a proposal (the office confirms; nothing is escalated by itself)."""
+    svc = services()
+    finding = _finding(finding_id)
+    reason = svc.duban.escalation_due(finding.id)
+    if reason is None:
+        return "not due"
+    offices = tuple(
+        UUID(u["unit_id"])
+        for u in svc.ledger.units(str(finding.county_id))
+        if u["kind"] == "office" and not u["retired"]
+    )
+    if not offices:
+        return "no command office"
+    today = local_date(svc.duban.clock())
+    overdue = days_overdue(_deadline(finding), today)
+    _send(
+        "escalation_proposal", finding, (finding.rejections, "overdue30" if overdue >= 30 else ""),
+        f"移交纪检建议：{_unit_name(finding.unit_id)}·{finding.check_item}",
+        f"{_about(finding)}。{reason}，建议移交纪检监察机关，请指挥部办公室确认。",
+        units=offices, users=(),
+    )  # fmt: skip
+    return "proposed"
+
+
+def _deadline(finding: Finding):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    return date.fromisoformat(finding.deadline) if finding.deadline else None
+
+
+def deliver(message_id_text: str) -> str:
+    """Deliver a sent message on every channel; raise if one failed so RQ
+    retries (and the retry resends only what failed)."""
+    from workers.channels import deliver_message
+
+    svc = services()
+    report = deliver_message(svc.duban, UUID(message_id_text), svc.webhook, svc.email, svc.link_base)
+    if report.failed:
+        raise DeliveryFailed(f"{len(report.failed)} deliveries failed: {report.failed}")
+    return "delivered"
+
+
+def sweep() -> dict[str, int]:
+    """The backstop: every finding the ledger shows as overdue without a recorded
+    miss gets one, and every escalation due is proposed. A timer lost with Redis
+    therefore still fires."""
+    svc = services()
+    today = local_date(svc.duban.clock())
+    from projections.ledger_query import LedgerFilter
+
+    counts = {"missed": 0, "proposed": 0, "failed": 0}
+    page_number = 1
+    while True:
+        page = svc.ledger.page(LedgerFilter(overdue_only=True), today, page_number, per_page=500)
+        for row in page.rows:
+            try:
+                finding = _finding(row["finding_id"])
+                if deadline_passed(row["finding_id"], finding.deadline_number) == "missed":
+                    counts["missed"] += 1
+                if propose_escalation(row["finding_id"]) == "proposed":
+                    counts["proposed"] += 1
+            except (DomainError, DeliveryFailed):
+                counts["failed"] += 1
+                log.exception("sweep: finding %s", row["finding_id"])
+        if page_number >= page.pages:
+            return counts
+        page_number += 1
