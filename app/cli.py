@@ -134,8 +134,40 @@ def sweep_overdue_command() -> None:
     click.echo(f"已记录逾期 {recorded} 项，跳过 {skipped} 项（已记录过或不再逾期）。")
 
 
+@click.command("failed-jobs")
+@click.option("--requeue", "requeue", multiple=True, metavar="JOB_ID", help="重新排队该任务（可多次给出）。")
+@click.option("--requeue-all", is_flag=True, help="重新排队全部失败任务。")
+def failed_jobs_command(requeue: tuple[str, ...], requeue_all: bool) -> None:
+    """列出后台失败任务（重试用尽后进入 RQ 失败登记），并可重新排队。"""
+    from rq.registry import FailedJobRegistry
+
+    from workers.queueing import RQJobQueue
+
+    jobs = RQJobQueue()
+    registry = FailedJobRegistry(queue=jobs.queue)
+    ids = registry.get_job_ids()
+    chosen = ids if requeue_all else [i for i in requeue if i in ids]
+    for job_id in chosen:
+        registry.requeue(job_id)
+        click.echo(f"已重新排队：{job_id}")
+    unknown = [i for i in requeue if i not in ids]
+    for job_id in unknown:
+        click.echo(f"没有这个失败任务：{job_id}", err=True)
+    remaining = registry.get_job_ids()
+    click.echo(f"失败任务 {len(remaining)} 个：")
+    for job in jobs.queue.job_class.fetch_many(remaining, connection=jobs.connection, serializer=jobs.queue.serializer):
+        if job is None:
+            continue
+        reason = (job.latest_result().exc_string if job.latest_result() else "") or ""
+        last_line = reason.strip().splitlines()[-1] if reason.strip() else "（无原因记录）"
+        click.echo(f"  {job.id}  {job.func_name}{tuple(job.args)}  {job.ended_at or ''}  {last_line}")
+    if unknown:
+        sys.exit(1)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(load_demo_command)
     app.cli.add_command(rebuild_projections_command)
     app.cli.add_command(init_store_command)
     app.cli.add_command(sweep_overdue_command)
+    app.cli.add_command(failed_jobs_command)

@@ -60,6 +60,10 @@ def event_store_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for the Duban application, with embedded defaults filled in."""
     merged = {**os.environ, **(overrides or {})}
     env = dict(overrides or {})
+    if not merged.get("CIPHER_KEY") and merged.get("DUBAN_CIPHER_KEY_FILE"):
+        env["CIPHER_TOPIC"] = merged.get("CIPHER_TOPIC") or CIPHER_TOPIC
+        env["CIPHER_KEY"] = _cipher_key_from_file(Path(merged["DUBAN_CIPHER_KEY_FILE"]))
+        merged = {**merged, **env}
     if persistence_module(overrides) == SQLITE:
         env.setdefault("PERSISTENCE_MODULE", SQLITE)
         if not (merged.get("DUBAN_SQLITE_DBNAME") or merged.get("SQLITE_DBNAME")):

@@ -14,7 +14,7 @@ from domain.errors import ConcurrentChange, DomainError
 from domain.events import CATEGORIES, SOURCES, SYSTEM_ACTOR, local_date
 from domain.finding import FILED, RECTIFYING, DeadlineAlreadyMissed, Finding, NoticeAlreadyIssued
 from domain.message import message_id
-from domain.rules.deductions import days_overdue
+from domain.rules.deductions import days_overdue, deadline_has_passed
 from workers.context import services
 
 log = logging.getLogger("duban.jobs")
@@ -99,6 +99,8 @@ def send_reminder(finding_id: str, deadline_number: int, days_before: int) -> st
     finding = _finding(finding_id)
     if finding.deadline_number != deadline_number or finding.status not in RECTIFYING:
         return "not needed"
+    if deadline_has_passed(_deadline(finding), services().duban.clock()):
+        return "too late"  # a reminder fired late (a restart, a replay) would only mislead
     return _send(
         "reminder", finding, (deadline_number, days_before),
         f"整改到期提醒（还有{days_before}天）：{_unit_name(finding.unit_id)}·{finding.check_item}",

@@ -66,8 +66,9 @@ def stop(process: subprocess.Popen) -> str:
         return process.stdout.read().decode(errors="replace")
 
 
-def test_the_procfile_names_web_and_projector():
-    assert {"web", "projector"} <= set(procfile())
+def test_the_procfile_names_every_process():
+    assert set(procfile()) == {"web", "projector", "policies", "worker"}
+    assert "--with-scheduler" in procfile()["worker"] and "JSONSerializer" in procfile()["worker"]
 
 
 @pytest.fixture
@@ -121,3 +122,44 @@ def test_web_process_serves_the_ledger(store):
     finally:
         output = stop(process)
     assert "Traceback" not in output, output
+
+
+def test_policies_and_worker_processes_issue_and_deliver_a_notice(store):
+    from redis import Redis
+
+    from domain.events import INSPECTOR
+    from domain.message import message_id
+
+    env, app, county = store
+    redis_url = "redis://127.0.0.1:6379/12"
+    connection = Redis.from_url(redis_url)
+    connection.flushdb()
+    env = {**env, "DUBAN_REDIS_URL": redis_url}
+    zone = app.register_unit(name="西战区", kind="zone", parent_id=county).id
+    town = app.register_unit(name="龙镇", kind="town", parent_id=zone).id
+    office = app.register_unit(name="县脱贫攻坚指挥部办公室", kind="office", parent_id=county).id
+    inspector = app.register_user(unit_id=office, name="督查员", login="i", roles=[INSPECTOR]).id
+    processes = [start("projector", env), start("policies", env), start("worker", env)]
+    try:
+        finding = app.file_finding(
+            unit_id=town, category="missing", source="inspection", severity="general", check_item="台账",
+            description="台账缺项", actor=app.actor(inspector, INSPECTOR),
+        ).id  # fmt: skip
+        notice = message_id("notice", finding, 1)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if app.message(notice).was_delivered("inbox", f"unit:{town}"):
+                    break
+            except Exception:  # noqa: BLE001 - not sent yet
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("no notice:\n" + "\n".join(stop(p) for p in processes))
+            time.sleep(0.2)
+        assert app.finding(finding).status == "open"
+    finally:
+        outputs = [stop(p) for p in processes]
+        connection.flushdb()
+        connection.close()
+    for output in outputs:
+        assert "Traceback" not in output, output
