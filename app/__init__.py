@@ -6,6 +6,8 @@ Configuration (defaults from the environment, see docs/CONFIGURATION.md):
   ``open_application`` and ``ledger_projection``; None reads os.environ and the
   embedded defaults.
 - ``DUBAN_CLOCK``: a callable returning an aware UTC datetime.
+- ``DUBAN_EMBEDDED_POLICIES``: run the policies and their jobs inside this
+  process (default: whenever the embedded projector runs).
 - ``DUBAN_EMBEDDED_PROJECTOR``: run the ledger follower inside this process
   (default: yes, unless ``DUBAN_MODE=services``).
 - ``SECRET_KEY``: ``DUBAN_SECRET_KEY``, else a random key kept in ``var/secret.key``.
@@ -47,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DUBAN_STORE_ENV=None,
         DUBAN_CLOCK=system_clock,
         DUBAN_EMBEDDED_PROJECTOR=os.environ.get("DUBAN_MODE", "embedded") != "services",
+        DUBAN_EMBEDDED_POLICIES=None,
         PROJECTION_WAIT_SECONDS=2.0,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -62,6 +65,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         clock=app.config["DUBAN_CLOCK"],
         embedded=bool(app.config["DUBAN_EMBEDDED_PROJECTOR"]),
         wait_seconds=float(app.config["PROJECTION_WAIT_SECONDS"]),
+        # Policies and jobs run in-process whenever the projector does, unless told otherwise.
+        policies=bool(
+            app.config["DUBAN_EMBEDDED_PROJECTOR"]
+            if app.config["DUBAN_EMBEDDED_POLICIES"] is None
+            else app.config["DUBAN_EMBEDDED_POLICIES"]
+        ),
     )
     app.extensions["duban"] = runtime
 

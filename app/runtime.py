@@ -14,14 +14,16 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from domain.events import local_date
+from projections.inbox_query import InboxQuery
 from projections.ledger_query import LedgerQuery
-from projections.runner import Follower, ledger_projection
+from projections.runner import Follower, inbox_projection, ledger_projection
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
 
 
@@ -32,6 +34,7 @@ class Runtime:
         clock: Callable[[], datetime],
         embedded: bool,
         wait_seconds: float = 2.0,
+        policies: bool = False,
     ):
         self.store_env = dict(store_env) if store_env is not None else None
         self.clock = clock
@@ -42,8 +45,16 @@ class Runtime:
         self.projection = ledger_projection(self.store_env)
         self.query = LedgerQuery(self.projection.view)
         self.follower = Follower(self.duban, self.projection)
+        # The inbox (站内信) view: followed, woken and waited for like the ledger.
+        self.inbox_projection = inbox_projection(self.store_env)
+        self.inbox = InboxQuery(self.inbox_projection.view)
+        self.inbox_follower = Follower(self.duban, self.inbox_projection)
         self._lock = threading.RLock()
         self._running = False
+        self._inbox_running = False  # not paused with the ledger: its own flag
+        self.policies = policies and embedded
+        self.policy_runner: Any = None
+        self.jobs: Any = None
         self._closed = False
         self.duban.on_recorded(self._wake)
         atexit.register(self.close)
@@ -51,22 +62,53 @@ class Runtime:
     # The follower
     def _wake(self, position: int | None = None) -> None:
         self.follower.wake(position)
+        self.inbox_follower.wake(position)
 
     def ensure_started(self) -> None:
         """Start the embedded follower thread once (no-op in the services mode)."""
-        if not self.embedded or self._running or self._closed:
+        if not self.embedded or (self._running and self._inbox_running) or self._closed:
             return
         with self._lock:
             if not self._running and not self._closed:
                 self.follower.start()
                 self._running = True
+            if not self._inbox_running and not self._closed:
+                self.inbox_follower.start()
+                self._inbox_running = True
+            if self.policies and self.policy_runner is None and not self._closed:
+                self._start_policies()
+
+    def _start_policies(self) -> None:
+        """The embedded mode's background work: the same policies and jobs as
+        the services mode, with jobs run by a thread of this process, no Redis."""
+        from workers import context
+        from workers.channels import EmailChannel, WebhookChannel
+        from workers.policies import PolicyRunner, policy_projection
+        from workers.queueing import InlineJobQueue
+
+        context.use(
+            context.Services(
+                duban=self.duban,
+                ledger=self.query,
+                clock=self.clock,
+                webhook=WebhookChannel(),
+                email=EmailChannel.from_env(),
+                link_base=os.environ.get("DUBAN_BASE_URL", ""),
+            )
+        )
+        self.jobs = InlineJobQueue()
+        projection = policy_projection(self.jobs, self.duban, self.store_env)
+        self.policy_runner = PolicyRunner(self.duban, projection, self.clock).start()
 
     def wait_for(self, position: int | None) -> bool:
-        """Block until the ledger view has processed ``position`` (bounded)."""
+        """Block until the ledger and inbox views have processed ``position`` (bounded)."""
         if position is None:
             return True
         self.ensure_started()
-        return self.follower.wait_for(position, timeout=self.wait_seconds)
+        started = time.monotonic()
+        ledger = self.follower.wait_for(position, timeout=self.wait_seconds)
+        remaining = max(0.0, self.wait_seconds - (time.monotonic() - started))
+        return self.inbox_follower.wait_for(position, timeout=remaining) and ledger
 
     def catch_up(self) -> bool:
         """Wait (bounded) until the view has reached the log's current head."""
@@ -124,11 +166,23 @@ class Runtime:
             if self._running:
                 self.follower.stop()
                 self._running = False
+            if self._inbox_running:
+                self.inbox_follower.stop()
+                self._inbox_running = False
+            projections = [self.projection, self.inbox_projection]
+            if self.policy_runner is not None:
+                from workers import context
+
+                self.policy_runner.stop()
+                self.jobs.stop()
+                context.use(None)
+                projections.append(self.policy_runner.projection)
         atexit.unregister(self.close)
         self.duban.close()
-        datastore: Any = getattr(self.projection.view, "datastore", None)
-        if datastore is not None:
-            datastore.close()
+        for projection in projections:
+            datastore: Any = getattr(projection.view, "datastore", None)
+            if datastore is not None:
+                datastore.close()
 
 
 def describe_store(store_env: dict[str, str] | None) -> list[str]:

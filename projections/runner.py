@@ -20,6 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from projections.inbox import InboxPostgresView, InboxProjection, InboxSQLiteView
 from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLiteView
 from projections.storage import open_application, open_view
 
@@ -114,18 +115,27 @@ def ledger_projection(store_env: dict[str, str] | None = None) -> LedgerProjecti
     return LedgerProjection(open_view("ledger", LedgerSQLiteView, LedgerPostgresView, store_env))
 
 
+def inbox_projection(store_env: dict[str, str] | None = None) -> InboxProjection:
+    return InboxProjection(open_view("inbox", InboxSQLiteView, InboxPostgresView, store_env))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = open_application()
-    follower = Follower(app, ledger_projection())
+    followers = [Follower(app, ledger_projection()), Follower(app, inbox_projection())]
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    follower.start()
-    log.info("projector following %s from position %s", app.name, follower.position)
+    for follower in followers:
+        follower.start()
+        log.info(
+            "projector following %s for %s from position %s", app.name, follower.projection.name, follower.position
+        )
     while not stopping.wait(5.0):
-        log.debug("ledger at %s", follower.position)
-    follower.stop()
+        for follower in followers:
+            log.debug("%s at %s", follower.projection.name, follower.position)
+    for follower in followers:
+        follower.stop()
     app.close()
 
 

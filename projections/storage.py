@@ -107,7 +107,7 @@ from contextlib import contextmanager  # noqa: E402
 from datetime import datetime  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 
-from eventsourcing.persistence import InfrastructureFactory  # noqa: E402
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError  # noqa: E402
 from eventsourcing.utils import Environment  # noqa: E402
 
 #: Key of the PostgreSQL advisory lock taken while creating tables: several
@@ -168,4 +168,10 @@ def open_view(name: str, sqlite_class: type[V], postgres_class: type[V], store_e
                 view.create_table()
         return view  # type: ignore[return-value]
     factory = InfrastructureFactory.construct(Environment(name, env))
-    return factory.tracking_recorder(sqlite_class)  # type: ignore[arg-type,return-value]
+    try:
+        return factory.tracking_recorder(sqlite_class)  # type: ignore[arg-type,return-value]
+    except IntegrityError:
+        # Two processes creating one view file at once (gunicorn's workers): the
+        # library lets one record the tables' first tracking row and the other
+        # fails; on a second try the tables are there.
+        return factory.tracking_recorder(sqlite_class)  # type: ignore[arg-type,return-value]

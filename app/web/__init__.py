@@ -7,9 +7,10 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from app import identity
-    from app.web import about, findings, ledger
+    from app.web import about, findings, inbox, ledger
 
     app.register_blueprint(identity.bp)
     app.register_blueprint(ledger.bp)
     app.register_blueprint(findings.bp)
+    app.register_blueprint(inbox.bp)
     app.register_blueprint(about.bp)

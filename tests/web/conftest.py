@@ -39,6 +39,7 @@ def app(store_env: dict[str, str], clock: TravellingClock) -> Iterator[Flask]:
             "DUBAN_STORE_ENV": store_env,
             "DUBAN_CLOCK": clock,
             "DUBAN_EMBEDDED_PROJECTOR": True,
+            "DUBAN_EMBEDDED_POLICIES": False,
             "PROJECTION_WAIT_SECONDS": 10.0,
         }
     )
