@@ -46,33 +46,34 @@ def load_demo_command(if_empty: bool) -> None:
 @click.command("rebuild-projections")
 @with_appcontext
 def rebuild_projections_command() -> None:
-    """删除问题台账视图，并从事件日志重放重建。"""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    """删除问题台账和通知视图，并从事件日志重放重建。"""
     runtime = _runtime()
-    duban = runtime.duban
     if not runtime.embedded:
         click.echo("提示：服务模式下请先停止 projector 进程，重建完成后再启动。")
-    with runtime.paused() as follower:
-        runtime.projection.view.drop_view(duban.name)
-        head = duban.recorder.max_notification_id() or 0
-        started = time.perf_counter()
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        ) as progress:
-            task = progress.add_task("重建问题台账", total=max(head, 1))
+    with runtime.paused("ledger") as follower:
+        _rebuild("问题台账", runtime.projection, follower)
+    with runtime.paused("inbox") as follower:
+        _rebuild("通知", runtime.inbox_projection, follower)
 
-            def report(position: int, latest: int) -> None:
-                progress.update(task, completed=position, total=max(latest, 1))
 
-            processed = follower.catch_up(progress=report)
-            progress.update(task, completed=max(follower.position, 1))
-        elapsed = max(time.perf_counter() - started, 1e-9)
+def _rebuild(label: str, projection, follower) -> None:  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    duban = _runtime().duban
+    projection.view.drop_view(duban.name)
+    head = duban.recorder.max_notification_id() or 0
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+        task = progress.add_task(f"重建{label}", total=max(head, 1))
+
+        def report(position: int, latest: int) -> None:
+            progress.update(task, completed=position, total=max(latest, 1))
+
+        processed = follower.catch_up(progress=report)
+        progress.update(task, completed=max(follower.position, 1))
+    elapsed = max(time.perf_counter() - started, 1e-9)
     click.echo(
-        f"问题台账已重建：重放 {processed} 个事件（日志位置 {follower.position}），"
+        f"{label}已重建：重放 {processed} 个事件（日志位置 {follower.position}），"
         f"用时 {elapsed:.2f} 秒，约 {processed / elapsed:,.0f} 个事件/秒。"
     )
 

@@ -123,19 +123,24 @@ class Runtime:
         return self.catch_up()
 
     @contextmanager
-    def paused(self) -> Iterator[Follower]:
-        """Stop the embedded follower thread (if running) and hand out a fresh
-        follower to drive by hand; the thread restarts afterwards."""
+    def paused(self, view: str = "ledger") -> Iterator[Follower]:
+        """Stop one view's embedded follower thread (if running) and hand out a
+        fresh follower to drive by hand; the thread restarts afterwards."""
+        attribute, flag, projection = {
+            "ledger": ("follower", "_running", self.projection),
+            "inbox": ("inbox_follower", "_inbox_running", self.inbox_projection),
+        }[view]
         with self._lock:
-            was_running = self._running
+            was_running = getattr(self, flag)
             if was_running:
-                self.follower.stop()
-                self._running = False
-            self.follower = Follower(self.duban, self.projection)
+                getattr(self, attribute).stop()
+                setattr(self, flag, False)
+            follower = Follower(self.duban, projection)
+            setattr(self, attribute, follower)
             try:
-                yield self.follower
+                yield follower
             finally:
-                self.follower = Follower(self.duban, self.projection)
+                setattr(self, attribute, Follower(self.duban, projection))
                 if was_running:
                     self.ensure_started()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+from uuid import uuid4
 
 from tests.web.conftest import act_as
 
@@ -21,11 +22,20 @@ def test_rebuild_projections_reproduces_the_ledger(app, client, county, clock):
     county.settle()
     before = county.runtime.query.all_rows()
     assert any(row["table"] == "ledger_deductions" for row in before)
+    county.duban.send_message(
+        message_id=uuid4(), county_id=county.county, purpose="notice", title="整改通知", body="请整改",
+        unit_ids=(county.village_a1,), finding_id=first,
+    )  # fmt: skip
+    county.settle()
+    inbox_before = county.runtime.inbox.all_rows()
+    assert inbox_before
 
     result = app.test_cli_runner().invoke(args=["rebuild-projections"])
     assert result.exit_code == 0, result.output
     assert "问题台账已重建" in result.output and "个事件/秒" in result.output
     assert county.runtime.query.all_rows() == before
+    assert "通知已重建" in result.output
+    assert county.runtime.inbox.all_rows() == inbox_before
     # The embedded follower carries on after the rebuild.
     later = county.file(county.village_a2)
     county.settle()
