@@ -8,6 +8,7 @@ delivered), so a retried or duplicated job records nothing new.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta, timezone
 from uuid import UUID
 
 from domain.errors import ConcurrentChange, DomainError
@@ -18,6 +19,10 @@ from domain.rules.deductions import days_overdue, deadline_has_passed
 from workers.context import services
 
 log = logging.getLogger("duban.jobs")
+
+
+#: How long the sweep leaves a new finding to the policies before recovering its notice.
+SWEEP_GRACE = timedelta(minutes=10)
 
 
 class DeliveryFailed(RuntimeError):
@@ -148,14 +153,24 @@ def propose_escalation(finding_id: str) -> str:
     if not offices:
         return "no command office"
     today = local_date(svc.duban.clock())
-    overdue = days_overdue(_deadline(finding), today)
     _send(
-        "escalation_proposal", finding, (finding.rejections, "overdue30" if overdue >= 30 else ""),
+        "escalation_proposal", finding, _proposal_qualifiers(finding, today),
         f"移交纪检建议：{_unit_name(finding.unit_id)}·{finding.check_item}",
         f"{_about(finding)}。{reason}，建议移交纪检监察机关，请指挥部办公室确认。",
         units=offices, users=(),
     )  # fmt: skip
     return "proposed"
+
+
+def _proposal_qualifiers(finding: Finding, today) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+    """A proposal per rule met: each further rejection, and reaching the overdue limit."""
+    rules = services().duban.rules_in_force(finding.county_id, today).rules
+    overdue = days_overdue(_deadline(finding), today) >= rules.escalate_after_days_overdue
+    return (finding.rejections, "overdue30" if overdue else "")
+
+
+def _proposal_id(finding: Finding, today) -> UUID:  # type: ignore[no-untyped-def]
+    return message_id("escalation_proposal", finding.id, *_proposal_qualifiers(finding, today))
 
 
 def _deadline(finding: Finding):  # type: ignore[no-untyped-def]
@@ -176,28 +191,68 @@ def deliver(message_id_text: str) -> str:
     return "delivered"
 
 
-def sweep() -> dict[str, int]:
-    """The backstop: every finding the ledger shows as overdue without a recorded
-    miss gets one, and every escalation due is proposed. A timer lost with Redis
-    therefore still fires."""
-    svc = services()
-    today = local_date(svc.duban.clock())
-    from projections.ledger_query import LedgerFilter
+def _exists(message_key: UUID) -> bool:
+    from domain.service import UnknownMessage
 
-    counts = {"missed": 0, "proposed": 0, "failed": 0}
+    try:
+        services().duban.message(message_key)
+    except UnknownMessage:
+        return False
+    return True
+
+
+def _ledger_rows(ledger_filter, today):  # type: ignore[no-untyped-def]
     page_number = 1
     while True:
-        page = svc.ledger.page(LedgerFilter(overdue_only=True), today, page_number, per_page=500)
-        for row in page.rows:
-            try:
-                finding = _finding(row["finding_id"])
-                if deadline_passed(row["finding_id"], finding.deadline_number) == "missed":
-                    counts["missed"] += 1
-                if propose_escalation(row["finding_id"]) == "proposed":
-                    counts["proposed"] += 1
-            except (DomainError, DeliveryFailed):
-                counts["failed"] += 1
-                log.exception("sweep: finding %s", row["finding_id"])
+        page = services().ledger.page(ledger_filter, today, page_number, per_page=500)
+        yield from page.rows
         if page_number >= page.pages:
-            return counts
+            return
         page_number += 1
+
+
+def sweep() -> dict[str, int]:
+    """The backstop for jobs lost with Redis (which keeps nothing on disk): a
+    finding still without its notice gets it, a notice never sent is sent, every
+    deadline the ledger shows as passed without a recorded miss is recorded, and
+    every escalation due without a proposal is proposed. It touches only what is
+    missing, so a channel that keeps failing is retried by its job's retries,
+    not again by every sweep."""
+    from projections.ledger_query import LedgerFilter
+
+    svc = services()
+    now = svc.duban.clock()
+    today = local_date(now)
+    counts = {"notices_issued": 0, "notices_sent": 0, "missed": 0, "proposed": 0, "failed": 0}
+
+    def attempt(finding_id: str, step) -> None:  # type: ignore[no-untyped-def]
+        try:
+            step()
+        except (DomainError, DeliveryFailed):
+            counts["failed"] += 1
+            log.exception("sweep: finding %s", finding_id)
+
+    # Only findings older than the grace period: younger ones are still in the
+    # policies' ordinary hands, and the sweep must not race them.
+    settled_before = (now - SWEEP_GRACE).astimezone(timezone.utc).isoformat()
+    for row in _ledger_rows(LedgerFilter(status=FILED), today):
+        finding_id = row["finding_id"]
+        if row["filed_at"] < settled_before:
+            attempt(finding_id, lambda: issue_notice(finding_id))
+            counts["notices_issued"] += 1
+    for status in RECTIFYING:
+        for row in _ledger_rows(LedgerFilter(status=status), today):
+            finding_id = row["finding_id"]
+            if row["filed_at"] < settled_before and not _exists(message_id("notice", UUID(finding_id), 1)):
+                attempt(finding_id, lambda: send_notice(finding_id, 1))
+                counts["notices_sent"] += 1
+    for row in _ledger_rows(LedgerFilter(overdue_only=True), today):
+        finding_id = row["finding_id"]
+        finding = _finding(finding_id)
+        if finding.is_missable(now):
+            attempt(finding_id, lambda: deadline_passed(finding_id, finding.deadline_number))
+            counts["missed"] += 1
+        if svc.duban.escalation_due(finding.id) and not _exists(_proposal_id(finding, today)):
+            attempt(finding_id, lambda: propose_escalation(finding_id))
+            counts["proposed"] += 1
+    return counts

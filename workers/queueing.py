@@ -17,6 +17,22 @@ log = logging.getLogger("duban.jobs")
 QUEUE_NAME = "duban"
 #: Failed jobs retry with growing pauses, then land in RQ's failed registry.
 RETRY_INTERVALS = [5, 30, 120, 600]
+#: Overrides the pauses (comma-separated seconds, one per retry), e.g. "1,1" in tests.
+RETRY_INTERVALS_VARIABLE = "DUBAN_RETRY_INTERVALS"
+
+
+def retry_intervals() -> list[int]:
+    """The pauses between retries: ``DUBAN_RETRY_INTERVALS`` or ``RETRY_INTERVALS``."""
+    text = os.environ.get(RETRY_INTERVALS_VARIABLE, "").strip()
+    if not text:
+        return list(RETRY_INTERVALS)
+    try:
+        intervals = [int(part) for part in text.split(",")]
+    except ValueError:
+        intervals = []
+    if not intervals or any(i < 0 for i in intervals):
+        raise ValueError(f"{RETRY_INTERVALS_VARIABLE} must be comma-separated seconds, not {text!r}")
+    return intervals
 
 
 def redis_url() -> str:
@@ -38,6 +54,7 @@ class RQJobQueue:
 
         self.connection = connection or redis_connection()
         self.queue = Queue(name, connection=self.connection, serializer=JSONSerializer)
+        self.retry_intervals = retry_intervals()
 
     def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str) -> None:
         from rq import Retry
@@ -45,7 +62,8 @@ class RQJobQueue:
 
         try:
             self.queue.enqueue(
-                func, *args, job_id=job_id, unique=True, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
+                func, *args, job_id=job_id, unique=True,
+                retry=Retry(max=len(self.retry_intervals), interval=self.retry_intervals),
             )
         except DuplicateJobError:
             pass  # already queued or running: the same fact, the same job

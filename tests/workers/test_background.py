@@ -4,85 +4,18 @@ so a finding's weeks go by in seconds. Each fact happens exactly once."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from uuid import UUID
-
-import pytest
-from redis import Redis
+from datetime import timedelta
 
 from domain.message import message_id
 from projections.runner import Follower, ledger_projection
 from projections.storage import open_application
 from tests.integration.county import build_county, local
+from tests.workers.support import CLOCK_KEY, eventually, exists, start_worker, stop_worker
 from workers.clock import RedisClock
 from workers.policies import PolicyRunner, policy_projection
 from workers.queueing import RQJobQueue
-
-REPO = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/15"
-CLOCK_KEY = "duban:test:clock"
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    """A real, empty Redis database, flushed around the test (as RQ's own suite does)."""
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
-
-
-def start_worker(store_env: dict[str, str]) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        **store_env,
-        "DUBAN_CLOCK_KEY": CLOCK_KEY,
-        "DUBAN_REDIS_URL": REDIS_URL,
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
-    }
-    return subprocess.Popen(
-        ["rq", "worker", "--with-scheduler", "--serializer", "rq.serializers.JSONSerializer",
-         "--url", REDIS_URL, "--path", str(REPO), "duban"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-
-
-def stop_worker(process: subprocess.Popen) -> str:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    assert process.stdout is not None
-    with process.stdout:
-        return process.stdout.read().decode(errors="replace")
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def exists(app, aggregate_id: UUID) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        app.repository.get(aggregate_id)
-    except Exception:  # noqa: BLE001 - not there yet
-        return False
-    return True
 
 
 def test_a_finding_lives_its_weeks_through_real_workers(store_env, redis):
