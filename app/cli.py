@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from projections.runner import ledger_projection
-from projections.storage import open_application
+from projections.storage import open_application, open_view
 
 
 def _runtime():  # type: ignore[no-untyped-def]
@@ -81,16 +81,24 @@ def _rebuild(label: str, projection, follower) -> None:  # type: ignore[no-untyp
 @click.command("init-store")
 @with_appcontext
 def init_store_command() -> None:
-    """创建事件库和问题台账视图的数据表（只需一次），并显示存放位置。"""
+    """创建事件库和全部视图（问题台账、通知、后台策略）的数据表（只需一次），并显示存放位置。"""
+    from projections.runner import inbox_projection
+    from workers.policies import PolicyPostgresView, PolicySQLiteView
+
     runtime = _runtime()
     env = {**(runtime.store_env or {}), "CREATE_TABLE": "y"}
     application = open_application(env, runtime.clock)
-    projection = ledger_projection(env)
+    views = [
+        ledger_projection(env).view,
+        inbox_projection(env).view,
+        open_view("policies", PolicySQLiteView, PolicyPostgresView, env),
+    ]
     try:
         position = application.position()
     finally:
         application.close()
-        projection.view.datastore.close()
+        for view in views:
+            view.datastore.close()
     click.echo("数据表已就绪。")
     for line in runtime.describe_store():
         click.echo(line)

@@ -85,6 +85,17 @@ def test_init_store_says_where_the_store_is(app, store_env):
         assert store_env["SQLITE_DBNAME"] in result.output
     else:
         assert store_env["POSTGRES_SCHEMA"] in result.output
+    # Every process then starts with CREATE_TABLE=n and finds each view's tables there.
+    from projections.storage import open_view
+    from workers.policies import PolicyPostgresView, PolicySQLiteView
+
+    view = open_view("policies", PolicySQLiteView, PolicyPostgresView, {**store_env, "CREATE_TABLE": "n"})
+    try:
+        assert view.max_tracking_id("Duban") is None
+        with view.reading() as rows:
+            assert rows.all("SELECT * FROM {policy_timers}") == []
+    finally:
+        view.datastore.close()
 
 
 def test_sweep_overdue_records_each_missed_deadline_once(app, county, clock):
