@@ -8,18 +8,15 @@ Every row carries the county it belongs to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from domain.message import Message
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
-from projections.views import Rows, SqlView
+from projections.views import BatchProjection, Rows, SqlView
 
 #: How a recipient is named in ``inbox_recipients.recipient_kind``.
 UNIT_RECIPIENT = "unit"
@@ -57,30 +54,11 @@ class InboxPostgresView(InboxSchema, PostgresView):
     pass
 
 
-class InboxProjection(Projection[SqlView]):
+class InboxProjection(BatchProjection):
     """Turns message events into inbox rows."""
 
     name = "inbox"
     topics = tuple(get_topic(cls) for cls in (Message.Sent, Message.DeliveryAttempted, Message.Read))
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
-        self.process_batch([(domain_event, tracking)])
-
-    def process_batch(self, items: Sequence[tuple[Any, Tracking]], caught_up_to: Tracking | None = None) -> None:
-        """Apply events and record the position in one transaction.
-
-        ``caught_up_to`` lets the follower record a position past the last event
-        of interest, so a wait for an irrelevant event does not hang."""
-        if not items and caught_up_to is None:
-            return
-        with self.view.writing() as rows:
-            if items:
-                rows.track(items[0][1])
-            for event, _ in items:
-                self.apply(event, rows)
-            last = caught_up_to or items[-1][1]
-            if not items or last.notification_id != items[0][1].notification_id:
-                rows.track(last)
 
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:

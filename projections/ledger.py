@@ -10,8 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from domain.events import local_date
@@ -19,7 +17,7 @@ from domain.finding import Finding, mask_household_number
 from domain.org import Unit, User
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
-from projections.views import Rows, SqlView
+from projections.views import BatchProjection, Rows, SqlView
 
 
 class LedgerSchema(SqlView):
@@ -65,7 +63,7 @@ class LedgerPostgresView(LedgerSchema, PostgresView):
     pass
 
 
-class LedgerProjection(Projection[SqlView]):
+class LedgerProjection(BatchProjection):
     """Turns unit, user and finding events into ledger rows."""
 
     name = "ledger"
@@ -86,25 +84,6 @@ class LedgerProjection(Projection[SqlView]):
     def __init__(self, view: SqlView):
         super().__init__(view)
         self._kinds: dict[str, str] = {}
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
-        self.process_batch([(domain_event, tracking)])
-
-    def process_batch(self, items: Sequence[tuple[Any, Tracking]], caught_up_to: Tracking | None = None) -> None:
-        """Apply events and record the position in one transaction.
-
-        ``caught_up_to`` lets the follower record a position past the last event
-        of interest, so a wait for an irrelevant event does not hang."""
-        if not items and caught_up_to is None:
-            return
-        with self.view.writing() as rows:
-            if items:
-                rows.track(items[0][1])
-            for event, _ in items:
-                self.apply(event, rows)
-            last = caught_up_to or items[-1][1]
-            if not items or last.notification_id != items[0][1].notification_id:
-                rows.track(last)
 
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
 
 
 class Rows:
@@ -79,3 +80,41 @@ class SqlView:
                 f"DELETE FROM {self.tracking_table()} WHERE application_name = {self.placeholder}",
                 (application_name,),
             )
+
+
+class BatchProjection(Projection[SqlView]):
+    """A projection whose subclasses say, per event type, what rows change
+    (``apply(event, rows)``, a singledispatchmethod); this class applies a batch
+    of events and records the position in the same transaction."""
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+        self.process_batch([(domain_event, tracking)])
+
+    def process_batch(self, items: Sequence[tuple[Any, Tracking]], caught_up_to: Tracking | None = None) -> None:
+        """Apply events and record the position in one transaction.
+
+        The first item's position is recorded first, so a replayed position is
+        refused before anything is applied. ``caught_up_to`` lets the follower
+        record a position past the last event of interest, so a wait for an
+        irrelevant event does not hang."""
+        if not items and caught_up_to is None:
+            return
+        with self.view.writing() as rows:
+            if items:
+                rows.track(items[0][1])
+            self.start_batch()
+            for event, _ in items:
+                self.apply(event, rows)
+            self.before_commit(rows)
+            last = caught_up_to or items[-1][1]
+            if not items or last.notification_id != items[0][1].notification_id:
+                rows.track(last)
+
+    def apply(self, event: Any, rows: Rows) -> None:
+        raise NotImplementedError
+
+    def start_batch(self) -> None:
+        """Called inside the transaction before the batch's events are applied."""
+
+    def before_commit(self, rows: Rows) -> None:
+        """Called inside the transaction after the batch's events were applied."""

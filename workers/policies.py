@@ -17,13 +17,10 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Sequence
 from datetime import date, datetime, time as clock_time, timedelta, timezone
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from domain.events import CHINA
@@ -33,7 +30,7 @@ from projections.postgres import PostgresView
 from projections.runner import Follower
 from projections.sqlite import SQLiteView
 from projections.storage import open_view
-from projections.views import Rows, SqlView
+from projections.views import BatchProjection, Rows, SqlView
 from workers import jobs
 
 log = logging.getLogger("duban.policies")
@@ -72,7 +69,7 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).isoformat()
 
 
-class PolicyProjection(Projection[SqlView]):
+class PolicyProjection(BatchProjection):
     name = "policies"
     topics = tuple(
         get_topic(cls)
@@ -87,36 +84,25 @@ class PolicyProjection(Projection[SqlView]):
         self.queue = queue
         self.duban = duban
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
-        self.process_batch([(domain_event, tracking)])
+    def start_batch(self) -> None:
+        self._jobs: list[tuple[Any, tuple[Any, ...], str]] = []
 
-    def process_batch(self, items: Sequence[tuple[Any, Tracking]], caught_up_to: Tracking | None = None) -> None:
-        if not items and caught_up_to is None:
-            return
-        with self.view.writing() as rows:
-            if items:
-                rows.track(items[0][1])
-            jobs_to_enqueue: list[tuple[Any, tuple[Any, ...], str]] = []
-            for event, _ in items:
-                self.apply(event, rows, jobs_to_enqueue)
-            # Inside the transaction: if Redis refuses, nothing here is recorded.
-            for func, args, job_id in jobs_to_enqueue:
-                self.queue.enqueue(func, *args, job_id=job_id)
-            last = caught_up_to or items[-1][1]
-            if not items or last.notification_id != items[0][1].notification_id:
-                rows.track(last)
+    def before_commit(self, rows: Rows) -> None:
+        # Inside the transaction: if Redis refuses, nothing of this batch is recorded.
+        for func, args, job_id in self._jobs:
+            self.queue.enqueue(func, *args, job_id=job_id)
 
     @singledispatchmethod
-    def apply(self, event: Any, rows: Rows, out: list) -> None:
+    def apply(self, event: Any, rows: Rows) -> None:
         """Other events ask for nothing."""
 
     @apply.register
-    def _(self, e: Finding.Filed, rows: Rows, out: list) -> None:
+    def _(self, e: Finding.Filed, rows: Rows) -> None:
         rows.execute(
             "INSERT INTO {policy_findings} (finding_id, county_id, deadline_number) VALUES (?, ?, 0)",
             (str(e.originator_id), str(e.county_id)),
         )
-        out.append((jobs.issue_notice, (str(e.originator_id),), f"issue-notice_{e.originator_id}"))
+        self._jobs.append((jobs.issue_notice, (str(e.originator_id),), f"issue-notice_{e.originator_id}"))
 
     def _deadline_set(self, e: Any, rows: Rows, deadline: str) -> int:
         finding_id = str(e.originator_id)
@@ -142,25 +128,25 @@ class PolicyProjection(Projection[SqlView]):
         return number
 
     @apply.register
-    def _(self, e: Finding.NoticeIssued, rows: Rows, out: list) -> None:
+    def _(self, e: Finding.NoticeIssued, rows: Rows) -> None:
         number = self._deadline_set(e, rows, e.deadline)
-        out.append((jobs.send_notice, (str(e.originator_id), number), f"notice_{e.originator_id}_{number}"))
+        self._jobs.append((jobs.send_notice, (str(e.originator_id), number), f"notice_{e.originator_id}_{number}"))
 
     @apply.register
-    def _(self, e: Finding.ExtensionGranted, rows: Rows, out: list) -> None:
+    def _(self, e: Finding.ExtensionGranted, rows: Rows) -> None:
         self._deadline_set(e, rows, e.deadline)
 
     @apply.register
-    def _(self, e: Finding.RectificationRejected, rows: Rows, out: list) -> None:
+    def _(self, e: Finding.RectificationRejected, rows: Rows) -> None:
         number = self._deadline_set(e, rows, e.deadline)
-        out.append((jobs.send_rejection, (str(e.originator_id), number), f"rejected_{e.originator_id}_{number}"))
-        out.append((jobs.propose_escalation, (str(e.originator_id),), f"escalation_{e.originator_id}_r{number}"))
+        self._jobs.append((jobs.send_rejection, (str(e.originator_id), number), f"rejected_{e.originator_id}_{number}"))
+        self._jobs.append((jobs.propose_escalation, (str(e.originator_id),), f"escalation_{e.originator_id}_r{number}"))
 
     @apply.register
-    def _(self, e: Finding.DeadlineMissed, rows: Rows, out: list) -> None:
+    def _(self, e: Finding.DeadlineMissed, rows: Rows) -> None:
         # The deadline timer's job sends the notice of the miss; a miss recorded
         # by hand (the command office, or the sweep) gets it here.
-        out.append(
+        self._jobs.append(
             (jobs.deadline_passed, (str(e.originator_id), e.deadline_number),
              f"deadline_{e.originator_id}_{e.deadline_number}")
         )  # fmt: skip
