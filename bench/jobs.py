@@ -151,14 +151,17 @@ def setups() -> dict[str, Setup]:
     tag = uuid.uuid4().hex[:6]
     return {
         "fork1": Setup("fork1", "rq worker ×1", (worker_command(f"bench-{tag}-fork-1"),), 1,
-                       "forks a work horse per job (the Procfile's worker)"),
+                       "forks a work horse per job, importing the code afresh each time"),
         "fork2": Setup("fork2", "rq worker ×2",
                        (worker_command(f"bench-{tag}-fork-1"), worker_command(f"bench-{tag}-fork-2")), 2,
                        "two such processes"),
         "pool2": Setup("pool2", "rq worker-pool -n 2", (pool,), 2,
                        "one pool process forking two workers, each forking per job"),
         "fork1pre": Setup("fork1pre", "rq worker ×1 -c preload", (worker_command(f"bench-{tag}-pre-1", preload=True),),
-                          1, f"forking, with `-c {PRELOAD_MODULE}` importing the code once in the parent"),
+                          1, f"forking, with `-c {PRELOAD_MODULE}` importing the code once in the parent (the Procfile's)"),
+        "fork2pre": Setup("fork2pre", "rq worker ×2 -c preload",
+                          (worker_command(f"bench-{tag}-pre-1", preload=True),
+                           worker_command(f"bench-{tag}-pre-2", preload=True)), 2, "two such processes"),
         "simple1": Setup("simple1", "SimpleWorker ×1", (worker_command(f"bench-{tag}-simple-1", simple=True),), 1,
                          "no fork: jobs run in the worker process itself"),
         "simple2": Setup("simple2", "SimpleWorker ×2",
@@ -856,7 +859,7 @@ def report(args: argparse.Namespace, throughput: dict, latency: dict, failures: 
     print("memory, leaves module state behind or crashes the interpreter takes the worker down with it), and")
     print("a job timeout is a SIGALRM in that same process. A forking worker pays a fork plus fresh imports")
     print("and a fresh services() for every job, and is immune to all that.")
-    if any(key == "fork1pre" for key in args.setups):
+    if any(key.endswith("pre") for key in args.setups):
         print(f"`rq worker -c {PRELOAD_MODULE}`: rq imports the -c module in the worker's parent, so horses inherit")
         print("those modules already imported; the horse still opens its own connections (safe across fork).")
     print()
@@ -876,14 +879,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between filings in the latency run (0.2)")
     parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite,postgres (default sqlite)")
     parser.add_argument(
-        "--setups", default="fork1,fork2,pool2,simple1",
-        help=f"worker setups for throughput, comma-separated, of {','.join(known)} (default fork1,fork2,pool2,simple1)",
+        "--setups", default="fork1pre,fork2pre,fork1,simple1",
+        help=f"worker setups for throughput, comma-separated, of {','.join(known)} (default fork1pre,fork2pre,fork1,simple1)",
     )  # fmt: skip
     parser.add_argument("--policy-poll", type=float, default=0.5, help="PolicyRunner poll interval, s (default 0.5)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on a run after this many s (300)")
     parser.add_argument(
-        "--latency-setups", default="fork1,simple1",
-        help="worker setups for the latency run, comma-separated (default fork1,simple1; '' for none)",
+        "--latency-setups", default="fork1pre,simple1",
+        help="worker setups for the latency run, comma-separated (default fork1pre,simple1; '' for none)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
