@@ -8,27 +8,17 @@ they act for that unit (the unit role or the command office): the same rule as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from domain.events import COMMAND, UNIT
 from projections.inbox import UNIT_RECIPIENT, USER_RECIPIENT
-from projections.views import SqlView
+from projections.views import Page, SqlView
 
 #: Roles that read the messages addressed to their unit.
 UNIT_READERS = (UNIT, COMMAND)
 
 
-@dataclass
-class InboxPage:
-    rows: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, -(-self.total // self.per_page))
+InboxPage = Page
 
 
 class InboxQuery:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from domain.rules.deductions import days_overdue
-from projections.views import SqlView
+from projections.views import Page, SqlView
 
 RECTIFYING = ("open", "acknowledged")
 
@@ -28,16 +28,7 @@ class LedgerFilter:
     cadre_id: str | None = None
 
 
-@dataclass
-class LedgerPage:
-    rows: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, -(-self.total // self.per_page))
+LedgerPage = Page
 
 
 class LedgerQuery:
