@@ -8,7 +8,7 @@ delivered), so a retried or duplicated job records nothing new.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta, timezone
+from datetime import date, timedelta, timezone
 from uuid import UUID
 
 from domain.errors import ConcurrentChange, DomainError
@@ -173,9 +173,7 @@ def _proposal_id(finding: Finding, today) -> UUID:  # type: ignore[no-untyped-de
     return message_id("escalation_proposal", finding.id, *_proposal_qualifiers(finding, today))
 
 
-def _deadline(finding: Finding):  # type: ignore[no-untyped-def]
-    from datetime import date
-
+def _deadline(finding: Finding) -> date | None:
     return date.fromisoformat(finding.deadline) if finding.deadline else None
 
 
