@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -44,13 +42,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from bench.common import clear_environment, log, machine_facts  # noqa: E402
 
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate  # noqa: E402
@@ -60,7 +59,7 @@ from domain.rules.rulebook import DEFAULT_RULES  # noqa: E402
 from domain.service import Duban, TravellingClock  # noqa: E402
 from projections.runner import Follower, ledger_projection  # noqa: E402
 from projections.storage import POSTGRES_DEFAULTS, open_application  # noqa: E402
-from tests.support import POSTGRES_BASE, postgres_connection, postgres_schema, sqlite_env  # noqa: E402
+from tests.support import postgres_connection, postgres_schema, sqlite_env  # noqa: E402
 
 BACKENDS = ("sqlite", "postgres")
 BATCH = 500
@@ -99,10 +98,6 @@ DESCRIPTIONS = (
     "危房改造验收资料缺项，未见竣工照片",
     "饮水安全台账未填写水质检测结果",
 )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # Stores ----------------------------------------------------------------------
@@ -328,38 +323,9 @@ def run_service(backend: str, n: int, figures: dict[str, float]) -> None:
 # Machine and report -------------------------------------------------------------------
 
 
-def postgres_version() -> str:
-    try:
-        with postgres_connection() as connection:
-            row = connection.execute("SHOW server_version").fetchone()
-        return str(row[0]) if row else "?"
-    except Exception as error:  # the report still prints without it
-        return f"unreachable ({error.__class__.__name__})"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 def machine(backends: list[str]) -> list[tuple[str, str]]:
-    import psycopg
-
-    lines = [
-        ("cpu", f"{os.cpu_count()} × {cpu_model()}"),
-        ("os", platform.platform()),
-        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("eventsourcing", metadata.version("eventsourcing")),
-        ("sqlite", sqlite3.sqlite_version),
-    ]
+    lines = machine_facts(backends)
     if "postgres" in backends:
-        lines.append(("postgresql", f"{postgres_version()} on {POSTGRES_BASE['POSTGRES_HOST']}:{POSTGRES_BASE['POSTGRES_PORT']}"))
-        lines.append(("psycopg", f"{psycopg.__version__} ({psycopg.pq.__impl__})"))
         lines.append(("POSTGRES_ENABLE_DB_FUNCTIONS", os.environ.get("POSTGRES_ENABLE_DB_FUNCTIONS", "(unset)")))
     return lines
 
@@ -447,11 +413,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ignored = [k for k in STORE_CHOOSING if k in os.environ]
-    for key in ignored:
-        del os.environ[key]
-    if ignored:
-        log(f"ignoring {', '.join(ignored)} from the environment: the bench makes its own stores")
+    clear_environment(STORE_CHOOSING, "the bench makes its own stores")
     results: dict[str, list[dict[str, float]]] = {}
     skipped: dict[str, str] = {}
     began = time.monotonic()

@@ -46,10 +46,8 @@ import argparse
 import logging
 import math
 import os
-import platform
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -69,6 +67,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.common import clear_environment, log, machine_facts  # noqa: E402
+
 from eventsourcing.utils import get_topic  # noqa: E402
 from redis import Redis  # noqa: E402
 
@@ -77,7 +77,7 @@ from domain.service import system_clock  # noqa: E402
 from projections.runner import Follower, ledger_projection  # noqa: E402
 from projections.storage import open_application  # noqa: E402
 from tests.integration.county import build_county  # noqa: E402
-from tests.support import POSTGRES_BASE, postgres_connection, postgres_schema, sqlite_env  # noqa: E402
+from tests.support import postgres_connection, postgres_schema, sqlite_env  # noqa: E402
 from workers.policies import PolicyRunner, policy_projection  # noqa: E402
 from workers.queueing import QUEUE_NAME, RQJobQueue  # noqa: E402
 
@@ -104,10 +104,6 @@ DESCRIPTIONS = (
     "饮水安全台账未填写水质检测结果",
 )
 CATEGORIES = ("missing", "omitted", "nonstandard", "outdated", "inconsistent", "noncorresponding", "other")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class Interrupted(BaseException):
@@ -693,45 +689,16 @@ def run_latency(backend: str, setup: Setup, n: int, interval: float, args: argpa
 # Machine and report --------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
-def postgres_version() -> str:
-    try:
-        with postgres_connection() as connection:
-            row = connection.execute("SHOW server_version").fetchone()
-        return str(row[0]) if row else "?"
-    except Exception as error:
-        return f"unreachable ({error.__class__.__name__})"
-
-
 def machine(backends: list[str]) -> list[tuple[str, str]]:
     try:
         redis_version = str(redis_db14().info("server").get("redis_version", "?"))
     except Exception as error:
         redis_version = f"unreachable ({error.__class__.__name__})"
-    lines = [
-        ("cpu", f"{os.cpu_count()} × {cpu_model()}"),
-        ("os", platform.platform()),
-        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("eventsourcing", metadata.version("eventsourcing")),
+    return machine_facts(
+        backends,
         ("rq", metadata.version("rq")),
         ("redis-py / server", f"{metadata.version('redis')} / {redis_version} (database 14)"),
-        ("sqlite", sqlite3.sqlite_version),
-    ]
-    if "postgres" in backends:
-        import psycopg
-
-        lines.append(("postgresql", f"{postgres_version()} on {POSTGRES_BASE['POSTGRES_HOST']}:{POSTGRES_BASE['POSTGRES_PORT']}"))
-        lines.append(("psycopg", f"{psycopg.__version__} ({psycopg.pq.__impl__})"))
-    return lines
+    )
 
 
 def fmt(value: float) -> str:
@@ -905,11 +872,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ignored = [k for k in STORE_CHOOSING if k in os.environ]
-    for key in ignored:
-        del os.environ[key]
-    if ignored:
-        log(f"ignoring {', '.join(ignored)} from the environment: the bench makes its own stores and Redis")
+    clear_environment(STORE_CHOOSING, "the bench makes its own stores and Redis")
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     known = setups()
