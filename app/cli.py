@@ -10,7 +10,6 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from projections.runner import ledger_projection
 from projections.storage import open_application, open_view
 
 
@@ -46,14 +45,16 @@ def load_demo_command(if_empty: bool) -> None:
 @click.command("rebuild-projections")
 @with_appcontext
 def rebuild_projections_command() -> None:
-    """删除问题台账和通知视图，并从事件日志重放重建。"""
+    """删除问题台账、通知和效能考评视图，并从事件日志重放重建。"""
     runtime = _runtime()
     if not runtime.embedded:
         click.echo("提示：服务模式下请先停止 projector 进程，重建完成后再启动。")
-    with runtime.paused("ledger") as follower:
-        _rebuild("问题台账", runtime.projection, follower)
-    with runtime.paused("inbox") as follower:
-        _rebuild("通知", runtime.inbox_projection, follower)
+    for name, view in runtime.views.items():
+        with runtime.paused(name) as follower:
+            _rebuild(VIEW_LABELS.get(name, name), view.projection, follower)
+
+
+VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评"}
 
 
 def _rebuild(label: str, projection, follower) -> None:  # type: ignore[no-untyped-def]
@@ -81,16 +82,15 @@ def _rebuild(label: str, projection, follower) -> None:  # type: ignore[no-untyp
 @click.command("init-store")
 @with_appcontext
 def init_store_command() -> None:
-    """创建事件库和全部视图（问题台账、通知、后台策略）的数据表（只需一次），并显示存放位置。"""
-    from projections.runner import inbox_projection
+    """创建事件库和全部视图（问题台账、通知、效能考评、后台策略）的数据表（只需一次），并显示存放位置。"""
+    from projections.runner import PROJECTIONS
     from workers.policies import PolicyPostgresView, PolicySQLiteView
 
     runtime = _runtime()
     env = {**(runtime.store_env or {}), "CREATE_TABLE": "y"}
     application = open_application(env, runtime.clock)
     views = [
-        ledger_projection(env).view,
-        inbox_projection(env).view,
+        *(make(env).view for make in PROJECTIONS.values()),
         open_view("policies", PolicySQLiteView, PolicyPostgresView, env),
     ]
     try:

@@ -23,8 +23,29 @@ from typing import Any
 from domain.events import local_date
 from projections.inbox_query import InboxQuery
 from projections.ledger_query import LedgerQuery
-from projections.runner import Follower, inbox_projection, ledger_projection
+from projections.runner import PROJECTIONS, Follower
+from projections.scores_query import ScoreQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
+
+
+class FollowedView:
+    """One view this process keeps up to date (embedded) or waits for (services)."""
+
+    def __init__(self, duban: Any, projection: Any):
+        self.duban = duban
+        self.projection = projection
+        self.follower = Follower(duban, projection)
+        self.running = False
+
+    def start(self) -> None:
+        if not self.running:
+            self.follower.start()
+            self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self.follower.stop()
+            self.running = False
 
 
 class Runtime:
@@ -42,16 +63,11 @@ class Runtime:
         self.wait_seconds = wait_seconds
         # Keep references: a collected application object closes its pool.
         self.duban = open_application(self.store_env, clock)
-        self.projection = ledger_projection(self.store_env)
+        self.views = {name: FollowedView(self.duban, make(self.store_env)) for name, make in PROJECTIONS.items()}
         self.query = LedgerQuery(self.projection.view)
-        self.follower = Follower(self.duban, self.projection)
-        # The inbox (站内信) view: followed, woken and waited for like the ledger.
-        self.inbox_projection = inbox_projection(self.store_env)
         self.inbox = InboxQuery(self.inbox_projection.view)
-        self.inbox_follower = Follower(self.duban, self.inbox_projection)
+        self.scores = ScoreQuery(self.views["scores"].projection.view)
         self._lock = threading.RLock()
-        self._running = False
-        self._inbox_running = False  # not paused with the ledger: its own flag
         self.policies = policies and embedded
         self.policy_runner: Any = None
         self.jobs: Any = None
@@ -59,23 +75,41 @@ class Runtime:
         self.duban.on_recorded(self._wake)
         atexit.register(self.close)
 
-    # The follower
+    # The views
+    @property
+    def projection(self) -> Any:
+        return self.views["ledger"].projection
+
+    @property
+    def follower(self) -> Follower:
+        return self.views["ledger"].follower
+
+    @property
+    def inbox_projection(self) -> Any:
+        return self.views["inbox"].projection
+
+    @property
+    def inbox_follower(self) -> Follower:
+        return self.views["inbox"].follower
+
+    @property
+    def _running(self) -> bool:
+        return all(view.running for view in self.views.values())
+
     def _wake(self, position: int | None = None) -> None:
-        self.follower.wake(position)
-        self.inbox_follower.wake(position)
+        for view in self.views.values():
+            view.follower.wake(position)
 
     def ensure_started(self) -> None:
-        """Start the embedded follower thread once (no-op in the services mode)."""
-        if not self.embedded or (self._running and self._inbox_running) or self._closed:
+        """Start the embedded follower threads once (no-op in the services mode)."""
+        if not self.embedded or self._closed or (self._running and (self.policy_runner or not self.policies)):
             return
         with self._lock:
-            if not self._running and not self._closed:
-                self.follower.start()
-                self._running = True
-            if not self._inbox_running and not self._closed:
-                self.inbox_follower.start()
-                self._inbox_running = True
-            if self.policies and self.policy_runner is None and not self._closed:
+            if self._closed:
+                return
+            for view in self.views.values():
+                view.start()
+            if self.policies and self.policy_runner is None:
                 self._start_policies()
 
     def _start_policies(self) -> None:
@@ -101,17 +135,19 @@ class Runtime:
         self.policy_runner = PolicyRunner(self.duban, projection, self.clock).start()
 
     def wait_for(self, position: int | None) -> bool:
-        """Block until the ledger and inbox views have processed ``position`` (bounded)."""
+        """Block until every view has processed ``position`` (bounded in all)."""
         if position is None:
             return True
         self.ensure_started()
-        started = time.monotonic()
-        ledger = self.follower.wait_for(position, timeout=self.wait_seconds)
-        remaining = max(0.0, self.wait_seconds - (time.monotonic() - started))
-        return self.inbox_follower.wait_for(position, timeout=remaining) and ledger
+        deadline = time.monotonic() + self.wait_seconds
+        reached = True
+        for view in self.views.values():
+            remaining = max(0.0, deadline - time.monotonic())
+            reached = view.follower.wait_for(position, timeout=remaining) and reached
+        return reached
 
     def catch_up(self) -> bool:
-        """Wait (bounded) until the view has reached the log's current head."""
+        """Wait (bounded) until the views have reached the log's current head."""
         return self.wait_for(self.duban.position())
 
     def fresh(self) -> bool:
@@ -123,24 +159,18 @@ class Runtime:
         return self.catch_up()
 
     @contextmanager
-    def paused(self, view: str = "ledger") -> Iterator[Follower]:
+    def paused(self, name: str = "ledger") -> Iterator[Follower]:
         """Stop one view's embedded follower thread (if running) and hand out a
         fresh follower to drive by hand; the thread restarts afterwards."""
-        attribute, flag, projection = {
-            "ledger": ("follower", "_running", self.projection),
-            "inbox": ("inbox_follower", "_inbox_running", self.inbox_projection),
-        }[view]
+        view = self.views[name]
         with self._lock:
-            was_running = getattr(self, flag)
-            if was_running:
-                getattr(self, attribute).stop()
-                setattr(self, flag, False)
-            follower = Follower(self.duban, projection)
-            setattr(self, attribute, follower)
+            was_running = view.running
+            view.stop()
+            view.follower = Follower(self.duban, view.projection)
             try:
-                yield follower
+                yield view.follower
             finally:
-                setattr(self, attribute, Follower(self.duban, projection))
+                view.follower = Follower(self.duban, view.projection)
                 if was_running:
                     self.ensure_started()
 
@@ -168,13 +198,9 @@ class Runtime:
             if self._closed:
                 return
             self._closed = True
-            if self._running:
-                self.follower.stop()
-                self._running = False
-            if self._inbox_running:
-                self.inbox_follower.stop()
-                self._inbox_running = False
-            projections = [self.projection, self.inbox_projection]
+            for view in self.views.values():
+                view.stop()
+            projections = [view.projection for view in self.views.values()]
             if self.policy_runner is not None:
                 from workers import context
 

@@ -17,27 +17,49 @@ from domain.finding import Finding, mask_household_number
 from domain.org import Unit, User
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
-from projections.views import BatchProjection, Rows, SqlView
+from projections.days import DayHistory, DayStamped, HistoryTable, days_table_schema
+from projections.views import Rows, SqlView
+
+
+#: The live tables that can also be read as they stood at the end of a past day.
+UNIT_HISTORY = HistoryTable(
+    "ledger_units",
+    "unit_id",
+    (
+        ("unit_id", "TEXT NOT NULL"), ("county_id", "TEXT NOT NULL"), ("name", "TEXT NOT NULL"),
+        ("kind", "TEXT NOT NULL"), ("parent_id", "TEXT"), ("code", "TEXT NOT NULL"),
+        ("retired", "INTEGER NOT NULL DEFAULT 0"),
+    ),
+)  # fmt: skip
+FINDING_HISTORY = HistoryTable(
+    "ledger_findings",
+    "finding_id",
+    (
+        ("finding_id", "TEXT NOT NULL"), ("county_id", "TEXT NOT NULL"), ("inspection_id", "TEXT"),
+        ("unit_id", "TEXT NOT NULL"), ("zone_id", "TEXT"), ("town_id", "TEXT"), ("category", "TEXT NOT NULL"),
+        ("severity", "TEXT NOT NULL"), ("source", "TEXT NOT NULL"), ("check_item", "TEXT NOT NULL"),
+        ("description", "TEXT NOT NULL"), ("household_masked", "TEXT NOT NULL"), ("cadre_ids", "TEXT NOT NULL"),
+        ("is_repeat", "INTEGER NOT NULL"), ("filed_on", "TEXT NOT NULL"), ("filed_at", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"), ("deadline", "TEXT"), ("deadline_basis", "TEXT"),
+        ("missed_count", "INTEGER NOT NULL DEFAULT 0"), ("rejections", "INTEGER NOT NULL DEFAULT 0"),
+        ("points", "TEXT NOT NULL DEFAULT '0'"), ("pending_extension", "TEXT"),
+        ("escalated", "INTEGER NOT NULL DEFAULT 0"), ("closed_on", "TEXT"), ("updated_at", "TEXT NOT NULL"),
+        ("version", "INTEGER NOT NULL"),
+    ),
+)  # fmt: skip
 
 
 class LedgerSchema(SqlView):
-    table_names = ("ledger_units", "ledger_users", "ledger_findings", "ledger_deductions", "ledger_finding_cadres")
+    table_names = (
+        "ledger_units", "ledger_users", "ledger_findings", "ledger_deductions", "ledger_finding_cadres",
+        "ledger_units_days", "ledger_findings_days", "ledger_days",
+    )  # fmt: skip
     schema_statements = (
-        "CREATE TABLE IF NOT EXISTS {ledger_units} ("
-        " unit_id TEXT PRIMARY KEY, county_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,"
-        " parent_id TEXT, code TEXT NOT NULL, retired INTEGER NOT NULL DEFAULT 0)",
+        *UNIT_HISTORY.schema(),
         "CREATE TABLE IF NOT EXISTS {ledger_users} ("
         " user_id TEXT PRIMARY KEY, county_id TEXT NOT NULL, unit_id TEXT NOT NULL, name TEXT NOT NULL,"
         " login TEXT NOT NULL, roles TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS {ledger_findings} ("
-        " finding_id TEXT PRIMARY KEY, county_id TEXT NOT NULL, inspection_id TEXT, unit_id TEXT NOT NULL,"
-        " zone_id TEXT, town_id TEXT, category TEXT NOT NULL, severity TEXT NOT NULL, source TEXT NOT NULL,"
-        " check_item TEXT NOT NULL, description TEXT NOT NULL, household_masked TEXT NOT NULL,"
-        " cadre_ids TEXT NOT NULL, is_repeat INTEGER NOT NULL, filed_on TEXT NOT NULL, filed_at TEXT NOT NULL,"
-        " status TEXT NOT NULL, deadline TEXT, deadline_basis TEXT, missed_count INTEGER NOT NULL DEFAULT 0,"
-        " rejections INTEGER NOT NULL DEFAULT 0, points TEXT NOT NULL DEFAULT '0',"
-        " pending_extension TEXT, escalated INTEGER NOT NULL DEFAULT 0, closed_on TEXT,"
-        " updated_at TEXT NOT NULL, version INTEGER NOT NULL)",
+        *FINDING_HISTORY.schema(),
         "CREATE INDEX IF NOT EXISTS ledger_findings_county_status ON {ledger_findings} (county_id, status)",
         "CREATE INDEX IF NOT EXISTS ledger_findings_town ON {ledger_findings} (town_id, status)",
         "CREATE INDEX IF NOT EXISTS ledger_findings_zone ON {ledger_findings} (zone_id, status)",
@@ -52,6 +74,7 @@ class LedgerSchema(SqlView):
         " county_id TEXT NOT NULL, user_id TEXT NOT NULL, finding_id TEXT NOT NULL,"
         " PRIMARY KEY (user_id, finding_id))",
         "CREATE INDEX IF NOT EXISTS ledger_units_parent ON {ledger_units} (parent_id)",
+        days_table_schema("ledger_days"),
     )
 
 
@@ -63,10 +86,12 @@ class LedgerPostgresView(LedgerSchema, PostgresView):
     pass
 
 
-class LedgerProjection(BatchProjection):
-    """Turns unit, user and finding events into ledger rows."""
+class LedgerProjection(DayStamped):
+    """Turns unit, user and finding events into ledger rows, keeping each unit's
+    and finding's row as it stood at the end of every day it changed."""
 
     name = "ledger"
+    days_table = "ledger_days"
     #: Only these aggregates' events matter; the follower asks the store for them alone.
     topics = tuple(
         get_topic(cls)
@@ -84,6 +109,18 @@ class LedgerProjection(BatchProjection):
     def __init__(self, view: SqlView):
         super().__init__(view)
         self._kinds: dict[str, str] = {}
+        self._units = DayHistory(UNIT_HISTORY)
+        self._findings = DayHistory(FINDING_HISTORY)
+
+    def start_batch(self, rows: Rows) -> None:
+        super().start_batch(rows)
+        self._units.reset()
+        self._findings.reset()
+
+    def before_commit(self, rows: Rows) -> None:
+        self._units.flush(rows)
+        self._findings.flush(rows)
+        super().before_commit(rows)
 
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:
@@ -93,6 +130,7 @@ class LedgerProjection(BatchProjection):
     @apply.register
     def _(self, e: Unit.Registered, rows: Rows) -> None:
         self._kinds[str(e.originator_id)] = e.kind
+        self._units.touching(rows, str(e.originator_id), self.day)
         rows.execute(
             "INSERT INTO {ledger_units} (unit_id, county_id, name, kind, parent_id, code, retired)"
             " VALUES (?, ?, ?, ?, ?, ?, 0)",
@@ -101,16 +139,19 @@ class LedgerProjection(BatchProjection):
 
     @apply.register
     def _(self, e: Unit.Renamed, rows: Rows) -> None:
+        self._units.touching(rows, str(e.originator_id), self.day)
         rows.execute("UPDATE {ledger_units} SET name = ? WHERE unit_id = ?", (e.name, str(e.originator_id)))
 
     @apply.register
     def _(self, e: Unit.Moved, rows: Rows) -> None:
+        self._units.touching(rows, str(e.originator_id), self.day)
         rows.execute(
             "UPDATE {ledger_units} SET parent_id = ? WHERE unit_id = ?", (str(e.parent_id), str(e.originator_id))
         )
 
     @apply.register
     def _(self, e: Unit.Retired, rows: Rows) -> None:
+        self._units.touching(rows, str(e.originator_id), self.day)
         rows.execute("UPDATE {ledger_units} SET retired = 1 WHERE unit_id = ?", (str(e.originator_id),))
 
     @apply.register
@@ -137,6 +178,7 @@ class LedgerProjection(BatchProjection):
     # Findings
     @apply.register
     def _(self, e: Finding.Filed, rows: Rows) -> None:
+        self._findings.touching(rows, str(e.originator_id), self.day)
         path = [str(unit_id) for unit_id in e.unit_path]
         kinds = self._unit_kinds(rows, path)
         zone_id = next((u for u in path if kinds.get(u) == "zone"), None)
@@ -173,6 +215,7 @@ class LedgerProjection(BatchProjection):
         return {u: self._kinds[u] for u in unit_ids if u in self._kinds}
 
     def _update(self, rows: Rows, e: Any, assignments: str = "", params: Sequence[Any] = ()) -> None:
+        self._findings.touching(rows, str(e.originator_id), self.day)
         prefix = f"{assignments}, " if assignments else ""
         rows.execute(
             f"UPDATE {{ledger_findings}} SET {prefix}updated_at = ?, version = ? WHERE finding_id = ?",

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from domain.rules.deductions import days_overdue
+from projections.ledger import FINDING_HISTORY, UNIT_HISTORY
 from projections.views import Page, SqlView
 
 RECTIFYING = ("open", "acknowledged")
@@ -26,6 +27,8 @@ class LedgerFilter:
     unit_scope: tuple[str, ...] | None = None
     #: Restrict to the findings naming this responsible cadre.
     cadre_id: str | None = None
+    #: Read the ledger as it stood at the end of this day rather than now.
+    as_of: date | None = None
 
 
 LedgerPage = Page
@@ -34,6 +37,19 @@ LedgerPage = Page
 class LedgerQuery:
     def __init__(self, view: SqlView):
         self.view = view
+
+    @staticmethod
+    def _sources(f: LedgerFilter, statement: str) -> tuple[str, list[Any]]:
+        """Point ``{F}`` (findings) and ``{U}`` (units) in a statement at the live
+        tables, or at their end-of-day copies when the filter asks for a past day."""
+        if f.as_of is None:
+            return statement.replace("{F}", "{ledger_findings}").replace("{U}", "{ledger_units}"), []
+        day = f.as_of.isoformat()
+        prefix = (
+            f"WITH as_of_findings AS ({FINDING_HISTORY.as_of_source()}),"
+            f" as_of_units AS ({UNIT_HISTORY.as_of_source()}) "
+        )
+        return prefix + statement.replace("{F}", "as_of_findings").replace("{U}", "as_of_units"), [day] * 4
 
     def _where(self, f: LedgerFilter, today: date) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -50,7 +66,7 @@ class LedgerQuery:
                 params.append(value)
         if f.unit_id:
             # A unit's ledger includes the units directly below it (a town's villages).
-            clauses.append("(f.unit_id = ? OR f.unit_id IN (SELECT unit_id FROM {ledger_units} WHERE parent_id = ?))")
+            clauses.append("(f.unit_id = ? OR f.unit_id IN (SELECT unit_id FROM {U} WHERE parent_id = ?))")
             params += [f.unit_id, f.unit_id]
         if f.unit_scope is not None:
             if not f.unit_scope:
@@ -67,19 +83,24 @@ class LedgerQuery:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def page(self, f: LedgerFilter, today: date, page: int = 1, per_page: int = 50) -> LedgerPage:
+        """One page of the filtered ledger; with ``f.as_of``, as it stood at the
+        end of that day (and ``today`` is that day, for the days overdue)."""
         page = max(1, page)
+        today = f.as_of or today
         where, params = self._where(f, today)
+        count, count_params = self._sources(f, f"SELECT COUNT(*) AS n FROM {{F}} f{where}")
+        listing, listing_params = self._sources(
+            f,
+            "SELECT f.*, u.name AS unit_name, u.kind AS unit_kind, z.name AS zone_name, t.name AS town_name"
+            " FROM {F} f"
+            " LEFT JOIN {U} u ON u.unit_id = f.unit_id"
+            " LEFT JOIN {U} z ON z.unit_id = f.zone_id"
+            " LEFT JOIN {U} t ON t.unit_id = f.town_id"
+            f"{where} ORDER BY f.filed_at DESC, f.finding_id LIMIT ? OFFSET ?",
+        )
         with self.view.reading() as rows:
-            total = rows.one(f"SELECT COUNT(*) AS n FROM {{ledger_findings}} f{where}", params)["n"]
-            found = rows.all(
-                "SELECT f.*, u.name AS unit_name, u.kind AS unit_kind, z.name AS zone_name, t.name AS town_name"
-                " FROM {ledger_findings} f"
-                " LEFT JOIN {ledger_units} u ON u.unit_id = f.unit_id"
-                " LEFT JOIN {ledger_units} z ON z.unit_id = f.zone_id"
-                " LEFT JOIN {ledger_units} t ON t.unit_id = f.town_id"
-                f"{where} ORDER BY f.filed_at DESC, f.finding_id LIMIT ? OFFSET ?",
-                [*params, per_page, (page - 1) * per_page],
-            )
+            total = rows.one(count, [*count_params, *params])["n"]
+            found = rows.all(listing, [*listing_params, *params, per_page, (page - 1) * per_page])
         return LedgerPage([self._row(r, today) for r in found], int(total), page, per_page)
 
     def all_rows(self) -> list[dict[str, Any]]:
@@ -91,6 +112,9 @@ class LedgerQuery:
             "ledger_findings": "finding_id",
             "ledger_deductions": "finding_id, number",
             "ledger_finding_cadres": "user_id, finding_id",
+            "ledger_units_days": "unit_id, day",
+            "ledger_findings_days": "finding_id, day",
+            "ledger_days": "day",
         }
         with self.view.reading() as rows:
             for table, order in keys.items():
@@ -138,10 +162,19 @@ class LedgerQuery:
         data["is_overdue"] = data["days_overdue"] > 0
         return data
 
-    def units(self, county_id: str | None = None) -> list[dict[str, Any]]:
+    def units(self, county_id: str | None = None, as_of: date | None = None) -> list[dict[str, Any]]:
         where, params = (" WHERE county_id = ?", [county_id]) if county_id else ("", [])
+        statement, source_params = self._sources(
+            LedgerFilter(as_of=as_of), f"SELECT * FROM {{U}} u{where} ORDER BY kind, name"
+        )
         with self.view.reading() as rows:
-            return [dict(r) for r in rows.all(f"SELECT * FROM {{ledger_units}}{where} ORDER BY kind, name", params)]
+            return [dict(r) for r in rows.all(statement, [*source_params, *params])]
+
+    def recorded_through(self, day: date) -> int:
+        """The log position the ledger had reached when ``day`` ended (0: nothing yet)."""
+        with self.view.reading() as rows:
+            row = rows.one("SELECT MAX(last_position) AS p FROM {ledger_days} WHERE day <= ?", (day.isoformat(),))
+        return int(row["p"] or 0) if row else 0
 
     def users(self, county_id: str | None = None) -> list[dict[str, Any]]:
         where, params = (" WHERE u.county_id = ?", [county_id]) if county_id else ("", [])
@@ -181,7 +214,10 @@ class LedgerQuery:
         return tuple(r["finding_id"] for r in found)
 
     def status_counts(self, f: LedgerFilter, today: date) -> dict[str, int]:
-        where, params = self._where(f, today)
+        where, params = self._where(f, f.as_of or today)
+        statement, source_params = self._sources(
+            f, f"SELECT f.status AS status, COUNT(*) AS n FROM {{F}} f{where} GROUP BY f.status"
+        )
         with self.view.reading() as rows:
-            found = rows.all(f"SELECT f.status AS status, COUNT(*) AS n FROM {{ledger_findings}} f{where} GROUP BY f.status", params)
+            found = rows.all(statement, [*source_params, *params])
         return {r["status"]: int(r["n"]) for r in found}

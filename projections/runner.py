@@ -22,6 +22,7 @@ from eventsourcing.persistence import Tracking
 
 from projections.inbox import InboxPostgresView, InboxProjection, InboxSQLiteView
 from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLiteView
+from projections.scores import ScorePostgresView, ScoreProjection, ScoreSQLiteView
 from projections.storage import open_application, open_view
 
 log = logging.getLogger("duban.projector")
@@ -119,10 +120,22 @@ def inbox_projection(store_env: dict[str, str] | None = None) -> InboxProjection
     return InboxProjection(open_view("inbox", InboxSQLiteView, InboxPostgresView, store_env))
 
 
+def scores_projection(store_env: dict[str, str] | None = None) -> ScoreProjection:
+    return ScoreProjection(open_view("scores", ScoreSQLiteView, ScorePostgresView, store_env))
+
+
+#: Every view the projector process keeps, by name: what ``rebuild-projections`` rebuilds.
+PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
+    "ledger": ledger_projection,
+    "inbox": inbox_projection,
+    "scores": scores_projection,
+}
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = open_application()
-    followers = [Follower(app, ledger_projection()), Follower(app, inbox_projection())]
+    followers = [Follower(app, make()) for make in PROJECTIONS.values()]
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

@@ -117,8 +117,9 @@ class BatchProjection(Projection[SqlView]):
         with self.view.writing() as rows:
             if items:
                 rows.track(items[0][1])
-            self.start_batch()
-            for event, _ in items:
+            self.start_batch(rows)
+            for event, tracking in items:
+                self.before_apply(event, tracking, rows)
                 self.apply(event, rows)
             self.before_commit(rows)
             last = caught_up_to or items[-1][1]
@@ -128,8 +129,11 @@ class BatchProjection(Projection[SqlView]):
     def apply(self, event: Any, rows: Rows) -> None:
         raise NotImplementedError
 
-    def start_batch(self) -> None:
+    def start_batch(self, rows: Rows) -> None:
         """Called inside the transaction before the batch's events are applied."""
+
+    def before_apply(self, event: Any, tracking: Tracking, rows: Rows) -> None:
+        """Called before each event of the batch is applied."""
 
     def before_commit(self, rows: Rows) -> None:
         """Called inside the transaction after the batch's events were applied."""

@@ -84,7 +84,7 @@ class PolicyProjection(BatchProjection):
         self.queue = queue
         self.duban = duban
 
-    def start_batch(self) -> None:
+    def start_batch(self, rows: Rows) -> None:
         self._jobs: list[tuple[Any, tuple[Any, ...], str]] = []
 
     def before_commit(self, rows: Rows) -> None:
