@@ -1,0 +1,1 @@
+"""Spreadsheets in and out: the ledger export, the findings import and its template."""
