@@ -14,3 +14,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(findings.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(about.bp)
+
+    from app.web import excel
+
+    app.register_blueprint(excel.bp)
