@@ -66,6 +66,39 @@ def points(value: Any) -> str:
     return text
 
 
+def score(value: Any) -> str:
+    """A score with one decimal place: 100.0, 97.5; none shows as a dash."""
+    if value is None:
+        return "—"
+    return f"{Decimal(str(value)):.1f}"
+
+
+def signed(value: Any) -> str:
+    """A change in score: +0.5, -1.0, 0.0; none (no earlier figure) as a dash."""
+    if value is None:
+        return "—"
+    number = Decimal(str(value))
+    return f"{number:+.1f}" if number else "0.0"
+
+
+def places(value: int | None) -> str:
+    """Places gained (positive) or lost since the previous period."""
+    if value is None:
+        return "—"
+    if value > 0:
+        return f"↑{value}"
+    if value < 0:
+        return f"↓{-value}"
+    return "持平"
+
+
+def percent(value: Any) -> str:
+    """A rate as a percentage with one decimal place; none (nothing due) as a dash."""
+    if value is None:
+        return "—"
+    return f"{Decimal(str(value)) * 100:.1f}%"
+
+
 def shorten(text: str | None, length: int = 30) -> str:
     text = (text or "").strip()
     return text if len(text) <= length else text[: length - 1] + "…"
@@ -163,6 +196,10 @@ def register_filters(app: Flask) -> None:
         local_time=local_time,
         day=day,
         points=points,
+        score=score,
+        signed=signed,
+        places=places,
+        percent=percent,
         shorten=shorten,
     )
     app.jinja_env.globals.update(

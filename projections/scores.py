@@ -9,7 +9,8 @@ computed as it stood at the end of any past day.
   rule, rulebook version, points and reason, and its reversal if any.
 - ``score_findings``: when each finding was filed, closed (销号) or withdrawn.
 - ``score_deadlines``: every deadline that came due, met (rectification
-  submitted by it) or missed: the on-time rate (按期整改率) is met / due.
+  submitted by it and not rejected) or missed: the on-time rate (按期整改率)
+  is met / due.
 
 Rows hold facts, never running totals: the query side (``scores_query``) adds
 them up for a period and a day, so a rebuild gives the same rows and a past day
@@ -75,7 +76,7 @@ class ScoreSchema(SqlView):
         "CREATE TABLE IF NOT EXISTS {score_deadlines} ("
         " finding_id TEXT NOT NULL, deadline_number INTEGER NOT NULL, county_id TEXT NOT NULL,"
         " unit_id TEXT NOT NULL, deadline TEXT NOT NULL, outcome TEXT NOT NULL, decided_day TEXT NOT NULL,"
-        " PRIMARY KEY (finding_id, deadline_number))",
+        " rejected_day TEXT, PRIMARY KEY (finding_id, deadline_number))",
         "CREATE INDEX IF NOT EXISTS score_deadlines_county ON {score_deadlines} (county_id, deadline)",
         days_table_schema("score_days"),
     )
@@ -192,6 +193,12 @@ class ScoreProjection(DayStamped):
 
     @apply.register
     def _(self, e: Finding.RectificationRejected, rows: Rows) -> None:
+        # A rectification found inadequate did not meet its deadline after all.
+        rows.execute(
+            "UPDATE {score_deadlines} SET rejected_day = ? WHERE finding_id = ? AND outcome = ? AND deadline_number ="
+            " (SELECT deadline_number FROM {score_findings} WHERE finding_id = ?)",
+            (self.day, str(e.originator_id), MET, str(e.originator_id)),
+        )
         self._new_deadline(e, rows)
 
     @apply.register

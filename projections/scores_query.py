@@ -10,7 +10,8 @@ What the figures mean (the pages and exports say the same):
   department answer for their own;
 - on-time rate (按期整改率) = deadlines met / deadlines decided, over the
   deadlines falling in the period (a deadline is met when the rectification
-  was submitted by it, missed when the system recorded it missed);
+  was submitted by it and not rejected, missed when the system recorded it
+  missed; a rectification rejected as inadequate did not meet it);
 - closure rate (销号率) = findings closed / findings filed in the period, not
   counting withdrawn ones;
 - rankings are within a kind (towns, villages, departments), ties share a
@@ -256,13 +257,15 @@ class ScoreQuery:
                     score.closed += int(r["closed"] or 0)
                     score.by_category[r["category"]] = score.by_category.get(r["category"], 0) + int(r["n"])
             for r in rows.all(
-                "SELECT unit_id, outcome, COUNT(*) AS n FROM {score_deadlines} WHERE county_id = ?"
-                " AND deadline >= ? AND deadline <= ? AND decided_day <= ? GROUP BY unit_id, outcome",
-                (county_id, start, end, day),
+                "SELECT unit_id, COUNT(*) AS due,"
+                " SUM(CASE WHEN outcome = ? AND (rejected_day IS NULL OR rejected_day > ?) THEN 1 ELSE 0 END) AS met"
+                " FROM {score_deadlines} WHERE county_id = ? AND deadline >= ? AND deadline <= ? AND decided_day <= ?"
+                " GROUP BY unit_id",
+                (MET, day, county_id, start, end, day),
             ):
                 for score in answering(r["unit_id"]):
-                    score.due += int(r["n"])
-                    score.met += int(r["n"]) if r["outcome"] == MET else 0
+                    score.due += int(r["due"])
+                    score.met += int(r["met"] or 0)
         return scores, base, version
 
     def ranking(self, county_id: str, period: str, as_of: date) -> Ranking:
