@@ -728,7 +728,7 @@ class _Story:
             self.step()
             self.app.withdraw_finding(f.id, WITHDRAW_REASONS[1], self.actor(f.inspector, INSPECTOR))
             return self.done(f)
-        yield self.later(rng.choice((3, 4, 5)) if plan == "awaiting_notice" else rng.choice((0, 1, 1)))
+        yield self.later(rng.choice((6, 7, 8)) if plan == "awaiting_notice" else rng.choice((0, 1, 1)))
         self.notice(f)
         if plan in ("not_acknowledged",):
             yield from self.escalate_when_due(f)
