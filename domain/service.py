@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -613,3 +613,211 @@ class Duban(Application[UUID]):
 
     def position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    # Importing an inspection's findings (an inspection team's spreadsheet)
+    def import_inspection(
+        self,
+        *,
+        inspection_id: UUID,
+        county_id: UUID,
+        title: str,
+        source: str,
+        starts_on: date,
+        ends_on: date,
+        rows: Iterable[ImportRow],
+        actor: Actor,
+        summary: str = "",
+        issue_notices: bool = False,
+    ) -> Recorded:
+        """Plan an inspection with the actor as its inspector, file every row's
+        finding in it (and, if asked, issue their notices), and complete it: an
+        imported file is the whole record of a finished round. All of it is
+        saved in one write, so either every finding is recorded or none is.
+
+        ``inspection_id`` is the import's identity (``imported_inspection_id``
+        of the county and the file's digest): if that inspection exists the
+        file was imported already, and nothing is recorded (position None,
+        ``value.already_imported``). Finding ids derive from it and the row
+        number, so two processes importing the same file cannot both save.
+
+        Each row meets the rules ``file_finding`` applies, repeats included
+        (rows earlier in the same file count as earlier filings); every refused
+        row is reported in ``ImportRefused.problems``, not only the first.
+        """
+        rows = tuple(rows)
+        done = self._imported_already(inspection_id, county_id, rows)
+        if done is not None:
+            return done
+        if not rows:
+            raise InvalidInput("导入文件中没有需要登记的问题")
+        now = self._now()
+        today = local_date(now)
+        try:
+            inspector_ids: tuple[UUID, ...] = (UUID(actor.user_id),)
+        except ValueError:
+            inspector_ids = ()  # the system is no inspector; plan() refuses its role anyway
+        inspection = Inspection.plan(
+            county_id=county_id,
+            title=title,
+            source=source,
+            inspector_ids=inspector_ids,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            actor=actor,
+            now=now,
+            inspection_id=inspection_id,
+        )
+        rules = self.rules_in_force(county_id, today).rules
+        problems: list[ImportProblem] = []
+        findings: list[Finding] = []
+        records: dict[UUID, CheckItemRecord | None] = {}
+        deadlines: dict[str, ComputedDeadline] = {}
+        for row in rows:
+            try:
+                unit = self._importable_unit(row.unit_id, county_id)
+            except DomainError as error:
+                problems.append(ImportProblem(row.row, ImportProblem.UNIT, error.message))
+                continue
+            try:
+                cadres = self._importable_cadres(row.cadre_ids, county_id)
+            except DomainError as error:
+                problems.append(ImportProblem(row.row, ImportProblem.CADRES, error.message))
+                continue
+            record_id = check_item_record_id(unit.id, row.check_item)
+            if record_id not in records:
+                try:
+                    records[record_id] = self.repository.get(record_id)
+                except AggregateNotFoundError:
+                    records[record_id] = None
+            record = records[record_id]
+            repeat_of = None
+            if record is not None:
+                earlier = record.filed_dates()
+                if is_repeat((d for _, d in earlier), today, rules):
+                    repeat_of = earlier[-1][0]
+            try:
+                finding = Finding.file(
+                    county_id=county_id,
+                    unit_id=unit.id,
+                    unit_path=self.unit_path(unit),
+                    category=row.category,
+                    source=source,
+                    severity=row.severity,
+                    check_item=row.check_item,
+                    description=row.description,
+                    actor=actor,
+                    now=now,
+                    inspection_id=inspection_id,
+                    household_no=row.household_no,
+                    cadre_ids=cadres,
+                    repeat_of=repeat_of,
+                    finding_id=imported_finding_id(inspection_id, row.row),
+                )
+                if issue_notices:
+                    if finding.severity not in deadlines:
+                        deadlines[finding.severity], _ = self._deadline(county_id, finding.severity, today)
+                    finding.issue_notice(deadlines[finding.severity], (unit.id, *cadres), actor, now)
+            except DomainError as error:
+                problems.append(ImportProblem(row.row, ImportProblem.FINDING, error.message))
+                continue
+            findings.append(finding)
+            if record is None:
+                records[record_id] = CheckItemRecord.start(
+                    county_id=county_id,
+                    unit_id=unit.id, check_item=row.check_item, finding_id=finding.id, actor=actor, now=now, filed_on=today
+                )
+            else:
+                record.record(finding.id, today, actor, now)
+        if problems:
+            raise ImportRefused(problems)
+        inspection.complete(summary or f"由电子表格导入，共{len(findings)}个问题", actor, now)
+        touched = [r for r in records.values() if r is not None and r.pending_events]
+        try:
+            position = self._save_all(inspection, *findings, *touched)
+        except ConcurrentChange:
+            # Another request imported the same file first; anything else is a real conflict.
+            done = self._imported_already(inspection_id, county_id, rows)
+            if done is None:
+                raise
+            return done
+        return Recorded(inspection.id, position, value=ImportOutcome(tuple(f.id for f in findings), False))
+
+    def _imported_already(self, inspection_id: UUID, county_id: UUID, rows: tuple[ImportRow, ...]) -> Recorded | None:
+        try:
+            existing = self.repository.get(inspection_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(existing, Inspection) or existing.county_id != county_id:
+            raise UnknownInspection()
+        ids = tuple(imported_finding_id(inspection_id, row.row) for row in rows)
+        return Recorded(inspection_id, None, value=ImportOutcome(ids, True))
+
+    def _importable_unit(self, unit_id: UUID, county_id: UUID) -> Unit:
+        unit = self.unit(unit_id)
+        if unit.county_id != county_id:
+            raise UnknownUnit()
+        if unit.retired:
+            raise RetiredUnitCannotBeAccountable()
+        return unit
+
+    def _importable_cadres(self, cadre_ids: Iterable[UUID], county_id: UUID) -> tuple[UUID, ...]:
+        cadres = tuple(dict.fromkeys(cadre_ids))
+        for cadre_id in cadres:
+            try:
+                cadre = self.user(cadre_id)
+            except UnknownUser as error:
+                raise NotACadre() from error
+            if cadre.county_id != county_id or CADRE not in cadre.roles:
+                raise NotACadre()
+        return cadres
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One finding of an imported inspection; ``row`` is its row number in the
+    file, which names it in problem reports and fixes its finding id."""
+
+    row: int
+    unit_id: UUID
+    category: str
+    severity: str
+    check_item: str
+    description: str
+    household_no: str = ""
+    cadre_ids: tuple[UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """Why one row was refused; ``field`` says which part of the row."""
+
+    UNIT = "unit"
+    CADRES = "cadres"
+    FINDING = "finding"
+
+    row: int
+    field: str
+    message: str
+
+
+class ImportRefused(InvalidInput):
+    message = "导入文件中有不符合要求的行，未登记任何问题"
+
+    def __init__(self, problems: Iterable[ImportProblem]):
+        super().__init__()
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    finding_ids: tuple[UUID, ...]
+    already_imported: bool
+
+
+def imported_inspection_id(county_id: UUID, file_sha256: str) -> UUID:
+    """The same file imported into the same county is the same inspection."""
+    return uuid5(NAMESPACE_URL, f"duban:import:{county_id}:{file_sha256.lower()}")
+
+
+def imported_finding_id(inspection_id: UUID, row: int) -> UUID:
+    return uuid5(inspection_id, f"row:{row}")

@@ -12,8 +12,10 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from openpyxl import Workbook, load_workbook
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
-from tests.web.conftest import post
+from tests.web.conftest import token
 
 HEADERS = ("责任单位", "问题类别", "检查项目", "问题描述", "严重程度", "户号", "帮扶责任人")
 HEADER_ROW = 7
@@ -74,10 +76,13 @@ def with_entry(data: bytes, name: str, content: bytes) -> bytes:
 
 
 def upload(client: FlaskClient, data: bytes, filename: str = "督查问题.xlsx", issue_notices: bool = True) -> Any:
-    form: dict[str, Any] = {"file": (io.BytesIO(data), filename)}
+    """POST the file as a browser would. The body is encoded here, in memory: the
+    test client would spool a large one to a temporary file it never closes."""
+    form: dict[str, Any] = {"csrf_token": token(client), "file": FileStorage(io.BytesIO(data), filename=filename)}
     if issue_notices:
         form["issue_notices"] = "1"
-    return post(client, "/inspections/import", form, content_type="multipart/form-data")
+    boundary, body = encode_multipart(form)
+    return client.post("/inspections/import", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def report(html: str) -> list[tuple[str, str, str]]:
