@@ -73,6 +73,13 @@ def score(value: Any) -> str:
     return f"{Decimal(str(value)):.1f}"
 
 
+def average(value: Any) -> str:
+    """An average of scores with two decimal places: 99.25."""
+    if value is None:
+        return "—"
+    return f"{Decimal(str(value)):.2f}"
+
+
 def signed(value: Any) -> str:
     """A change in score: +0.5, -1.0, 0.0; none (no earlier figure) as a dash."""
     if value is None:
@@ -197,6 +204,7 @@ def register_filters(app: Flask) -> None:
         day=day,
         points=points,
         score=score,
+        average=average,
         signed=signed,
         places=places,
         percent=percent,

@@ -221,3 +221,36 @@ class LedgerQuery:
         with self.view.reading() as rows:
             found = rows.all(statement, [*source_params, *params])
         return {r["status"]: int(r["n"]) for r in found}
+
+    def dashboard(
+        self, county_id: str, today: date, period_start: date, period_end: date, as_of: date | None = None
+    ) -> list[dict[str, Any]]:
+        """Per zone and town (findings against departments form their own group):
+        awaiting a notice, being rectified, overdue, waiting for verification,
+        and closed (销号) between ``period_start`` and ``period_end``."""
+        statement, params = self._sources(
+            LedgerFilter(as_of=as_of),
+            "SELECT f.zone_id, f.town_id, z.name AS zone_name, t.name AS town_name,"
+            " SUM(CASE WHEN f.status = 'filed' THEN 1 ELSE 0 END) AS awaiting,"
+            " SUM(CASE WHEN f.status IN ('open', 'acknowledged') THEN 1 ELSE 0 END) AS rectifying,"
+            " SUM(CASE WHEN f.status IN ('open', 'acknowledged') AND f.deadline < ? THEN 1 ELSE 0 END) AS overdue,"
+            " SUM(CASE WHEN f.status = 'submitted' THEN 1 ELSE 0 END) AS submitted,"
+            " SUM(CASE WHEN f.status = 'closed' AND f.closed_on >= ? AND f.closed_on <= ? THEN 1 ELSE 0 END)"
+            " AS closed"
+            " FROM {F} f LEFT JOIN {U} z ON z.unit_id = f.zone_id LEFT JOIN {U} t ON t.unit_id = f.town_id"
+            " WHERE f.county_id = ? GROUP BY f.zone_id, f.town_id, z.name, t.name",
+        )
+        with self.view.reading() as rows:
+            found = rows.all(
+                statement,
+                [*params, today.isoformat(), period_start.isoformat(), period_end.isoformat(), county_id],
+            )
+        groups = [
+            {
+                **dict(r),
+                **{k: int(r[k] or 0) for k in ("awaiting", "rectifying", "overdue", "submitted", "closed")},
+            }
+            for r in found
+        ]
+        # Zones in name order, towns within them; findings against departments last.
+        return sorted(groups, key=lambda g: (g["zone_id"] is None, g["zone_name"] or "", g["town_name"] or ""))

@@ -384,21 +384,27 @@ class ScoreQuery:
             points.append((each, own.score if own else None, _average(peers)))
         return points
 
-    def kind_trend(
-        self, county_id: str, kind: str, period: str, as_of: date, count: int = TREND_PERIODS
+    def averages_trend(
+        self, county_id: str, period: str, as_of: date, count: int = TREND_PERIODS
     ) -> tuple[list[str], dict[str, list[Decimal | None]]]:
-        """Every unit of a kind over the recent periods (for towns and departments, a chart each line)."""
+        """Over the recent periods: each zone's towns' average, and each kind's
+        county-wide average (the lines of the ranking page's trend chart)."""
         units = self.units(county_id, as_of)
-        chosen = recent = periods.recent(period, count)
-        series: dict[str, list[Decimal | None]] = defaultdict(list)
-        for each in chosen:
-            scores = (
-                self._scores(county_id, each, as_of, units)[0] if periods.bounds(each)[0] <= as_of else {}
-            )
-            for unit_id, u in units.items():
-                if u["kind"] == kind and not u["retired"]:
-                    series[unit_id].append(scores[unit_id].score if unit_id in scores else None)
-        return recent, dict(series)
+        zones = sorted(
+            ((u["name"], unit_id) for unit_id, u in units.items() if u["kind"] == "zone" and not u["retired"])
+        )
+        recent = periods.recent(period, count)
+        series: dict[str, list[Decimal | None]] = {name: [] for name, _ in zones}
+        series.update({f"全县{KIND_LABELS[kind]}平均": [] for kind in RANKED_KINDS})
+        for each in recent:
+            started = periods.bounds(each)[0] <= as_of
+            scores = self._scores(county_id, each, as_of, units)[0] if started else {}
+            for name, zone_id in zones:
+                towns = [s.score for s in scores.values() if s.kind == "town" and s.parent_id == zone_id]
+                series[name].append(_average(towns))
+            for kind in RANKED_KINDS:
+                series[f"全县{KIND_LABELS[kind]}平均"].append(_average([s.score for s in scores.values() if s.kind == kind]))
+        return recent, {name: values for name, values in series.items() if any(v is not None for v in values)}
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""

@@ -7,13 +7,14 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from app import identity
-    from app.web import about, findings, inbox, ledger
+    from app.web import about, findings, inbox, ledger, scores
 
     app.register_blueprint(identity.bp)
     app.register_blueprint(ledger.bp)
     app.register_blueprint(findings.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(about.bp)
+    app.register_blueprint(scores.bp)
 
     from app.web import excel
 

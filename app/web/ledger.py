@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from app.identity import current_actor, identity_required, runtime
+from app.web.as_of import as_of_from
 from app.web.scope import scope_for
 from domain.events import CATEGORIES
 from domain.finding import STATUSES
@@ -35,12 +36,14 @@ def index() -> Any:
     actor = current_actor()
     assert actor is not None
     today = rt.today()
+    as_of = as_of_from(request.args, today)
     scope = scope_for(actor, rt.query)
 
-    units = [u for u in rt.query.units(scope.county_id)]
+    all_units = rt.query.units(scope.county_id, as_of)
+    units = list(all_units)
     if scope.unit_scope is not None:
         units = [u for u in units if u["unit_id"] in scope.unit_scope]
-    names = {u["unit_id"]: u["name"] for u in rt.query.units(scope.county_id)}
+    names = {u["unit_id"]: u["name"] for u in all_units}
     options = {
         "zone": sorted((u for u in units if u["kind"] == "zone"), key=lambda u: u["name"]),
         "town": sorted((u for u in units if u["kind"] == "town"), key=lambda u: u["name"]),
@@ -63,6 +66,8 @@ def index() -> Any:
             chosen[key] = value
     if request.args.get("overdue") == "1":
         chosen["overdue"] = "1"
+    if as_of:
+        chosen["as_of"] = as_of.isoformat()
 
     ledger_filter = LedgerFilter(
         county_id=scope.county_id,
@@ -74,6 +79,7 @@ def index() -> Any:
         overdue_only="overdue" in chosen,
         unit_scope=scope.unit_scope,
         cadre_id=scope.cadre_id,
+        as_of=as_of,
     )
     page = rt.query.page(ledger_filter, today, _page_number(request.args.get("page")), PER_PAGE)
     if page.page > page.pages:
@@ -88,6 +94,9 @@ def index() -> Any:
         parent_names=parent_names,
         counts=counts,
         counts_total=sum(counts.values()),
-        today=today,
+        today=as_of or today,
+        as_of=as_of,
+        live_args={k: v for k, v in chosen.items() if k != "as_of"},
+        today_iso=today.isoformat(),
         fresh=fresh,
     )
