@@ -1190,6 +1190,8 @@ def print_report(report: Report, args: Any) -> None:
             f"{county.first_day} → {county.last_day}, overdue at end {county.overdue_at_end}, "
             f"escalated {county.escalated}, circulars {county.circulars}, cases {county.cases}"
         )
+        if county.problems:
+            print(f"       {len(county.problems)} step(s) refused by the domain: " + "; ".join(county.problems[:3]))
     print(f"events        {report.written:,} written" + (f", {report.skipped_events:,} already stored" if report.skipped_events else ""))
     print("findings      " + " · ".join(f"{s} {statuses.get(s, 0):,}" for s in STATUSES))
     print(f"seconds       {report.seconds:,.1f}")
