@@ -672,9 +672,13 @@ class Duban(Application[UUID]):
         findings: list[Finding] = []
         records: dict[UUID, CheckItemRecord | None] = {}
         deadlines: dict[str, ComputedDeadline] = {}
+        units: dict[UUID, tuple[Unit, tuple[UUID, ...]]] = {}  # a file names few units, many times
         for row in rows:
             try:
-                unit = self._importable_unit(row.unit_id, county_id)
+                if row.unit_id not in units:
+                    unit = self._importable_unit(row.unit_id, county_id)
+                    units[row.unit_id] = (unit, self.unit_path(unit))
+                unit, unit_path = units[row.unit_id]
             except DomainError as error:
                 problems.append(ImportProblem(row.row, ImportProblem.UNIT, error.message))
                 continue
@@ -699,7 +703,7 @@ class Duban(Application[UUID]):
                 finding = Finding.file(
                     county_id=county_id,
                     unit_id=unit.id,
-                    unit_path=self.unit_path(unit),
+                    unit_path=unit_path,
                     category=row.category,
                     source=source,
                     severity=row.severity,

@@ -148,6 +148,8 @@ class Directory:
         parts = [p for p in PATH_SEPARATORS.split(text.strip()) if p]
         if len(parts) == 2:
             found = [u for u in self.units if u.name == parts[1] and u.parent_name == parts[0]]
+            # A department's own name may hold a slash ("文化和旅游局/体育局").
+            found = found or [u for u in self.units if u.name == text.strip()]
         elif len(parts) == 1:
             found = [u for u in self.units if u.name == parts[0]]
         else:
@@ -223,7 +225,10 @@ def cell_text(value: Any) -> str:
         return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(" ")
     if isinstance(value, date):
         return value.isoformat()
-    return " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
+    text = str(value).strip()
+    # A description may keep its line breaks; a one-line value loses the stray
+    # spaces copy and paste leaves in it.
+    return text if "\n" in text else " ".join(text.split())
 
 
 def cell_date(value: Any) -> date:
