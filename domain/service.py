@@ -27,7 +27,7 @@ from domain.case import Case
 from domain.check_items import CheckItemRecord, check_item_record_id
 from domain.circular import Circular, DocumentSeries, series_id
 from domain.errors import ConcurrentChange, DomainError, InvalidInput, UnknownUnit, UnknownUser
-from domain.events import CADRE, SYSTEM_ACTOR, Actor, local_date
+from domain.events import CADRE, COMMAND, INSPECTOR, SYSTEM_ACTOR, Actor, local_date
 from domain.finding import Finding
 from domain.inspection import Inspection
 from domain.message import Message
@@ -645,11 +645,16 @@ class Duban(Application[UUID]):
         row is reported in ``ImportRefused.problems``, not only the first.
         """
         rows = tuple(rows)
+        # Who may import is checked before "already imported" is told to anyone.
+        actor.require_role(COMMAND, INSPECTOR)
+        actor.require_county(county_id)
         done = self._imported_already(inspection_id, county_id, rows)
         if done is not None:
             return done
         if not rows:
             raise InvalidInput("导入文件中没有需要登记的问题")
+        if len({row.row for row in rows}) != len(rows):
+            raise ValueError("each imported row needs its own row number: it fixes the finding's id")
         now = self._now()
         today = local_date(now)
         try:
