@@ -50,6 +50,8 @@ FINDING_HISTORY = HistoryTable(
 
 
 class LedgerSchema(SqlView):
+    #: 2: end-of-day copies of units and findings (``?as_of=``).
+    schema_version = 2
     table_names = (
         "ledger_units", "ledger_users", "ledger_findings", "ledger_deductions", "ledger_finding_cadres",
         "ledger_units_days", "ledger_findings_days", "ledger_days",

@@ -201,29 +201,27 @@ class ScoreProjection(DayStamped):
         )
         self._new_deadline(e, rows)
 
+    # Each statement below reads what it needs inside the database (INSERT ... SELECT):
+    # on PostgreSQL a batch then goes in one round trip instead of one per event.
     @apply.register
     def _(self, e: Finding.RectificationSubmitted, rows: Rows) -> None:
-        finding = rows.one(
-            "SELECT county_id, unit_id, deadline, deadline_number FROM {score_findings} WHERE finding_id = ?",
-            (str(e.originator_id),),
+        # Met if submitted by the current deadline (a deadline is decided once).
+        rows.execute(
+            "INSERT INTO {score_deadlines} (finding_id, deadline_number, county_id, unit_id, deadline, outcome,"
+            " decided_day) SELECT finding_id, deadline_number, county_id, unit_id, deadline, ?, ?"
+            " FROM {score_findings} WHERE finding_id = ? AND deadline IS NOT NULL AND deadline >= ?"
+            " ON CONFLICT (finding_id, deadline_number) DO NOTHING",
+            (MET, self.day, str(e.originator_id), local_date(e.timestamp).isoformat()),
         )
-        submitted_on = local_date(e.timestamp).isoformat()
-        if finding is None or finding["deadline"] is None or submitted_on > finding["deadline"]:
-            return
-        self._decide(rows, e, finding, finding["deadline"], int(finding["deadline_number"]), MET)
 
     @apply.register
     def _(self, e: Finding.DeadlineMissed, rows: Rows) -> None:
-        finding = rows.one("SELECT county_id, unit_id FROM {score_findings} WHERE finding_id = ?", (str(e.originator_id),))
-        if finding is not None:
-            self._decide(rows, e, finding, e.deadline, e.deadline_number, MISSED)
-
-    def _decide(self, rows: Rows, e: Any, finding: Any, deadline: str, number: int, outcome: str) -> None:
-        # A deadline is decided once: met by the first submission in time, or missed.
         rows.execute(
             "INSERT INTO {score_deadlines} (finding_id, deadline_number, county_id, unit_id, deadline, outcome,"
-            " decided_day) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (finding_id, deadline_number) DO NOTHING",
-            (str(e.originator_id), number, finding["county_id"], finding["unit_id"], deadline, outcome, self.day),
+            " decided_day) SELECT finding_id, ?, county_id, unit_id, ?, ?, ?"
+            " FROM {score_findings} WHERE finding_id = ?"
+            " ON CONFLICT (finding_id, deadline_number) DO NOTHING",
+            (e.deadline_number, e.deadline, MISSED, self.day, str(e.originator_id)),
         )
 
     @apply.register
@@ -239,20 +237,19 @@ class ScoreProjection(DayStamped):
     # Deductions
     @apply.register
     def _(self, e: Finding.PointsDeducted, rows: Rows) -> None:
-        finding = rows.one("SELECT county_id FROM {score_findings} WHERE finding_id = ?", (str(e.originator_id),))
-        self._deducted(rows, e, FINDING_SOURCE, finding["county_id"] if finding else "")
+        self._deducted(rows, e, FINDING_SOURCE, "SELECT county_id FROM {score_findings} WHERE finding_id = ?", e.originator_id)
 
     @apply.register
     def _(self, e: Circular.PointsDeducted, rows: Rows) -> None:
-        unit = rows.one("SELECT county_id FROM {score_units} WHERE unit_id = ?", (str(e.unit_id),))
-        self._deducted(rows, e, CIRCULAR_SOURCE, unit["county_id"] if unit else "")
+        self._deducted(rows, e, CIRCULAR_SOURCE, "SELECT county_id FROM {score_units} WHERE unit_id = ?", e.unit_id)
 
-    def _deducted(self, rows: Rows, e: Any, source: str, county_id: str) -> None:
+    def _deducted(self, rows: Rows, e: Any, source: str, county_of: str, key: Any) -> None:
         rows.execute(
             "INSERT INTO {score_deductions} (county_id, source, source_id, number, unit_id, points, rule_id,"
-            " rulebook_version, period, reason, occurred_on, day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " rulebook_version, period, reason, occurred_on, day)"
+            f" SELECT COALESCE(({county_of}), ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
             (
-                county_id, source, str(e.originator_id), e.deduction_number, str(e.unit_id), str(e.points),
+                str(key), source, str(e.originator_id), e.deduction_number, str(e.unit_id), str(e.points),
                 e.rule_id, e.rulebook_version, e.period, e.reason, local_date(e.timestamp).isoformat(), self.day,
             ),
         )  # fmt: skip

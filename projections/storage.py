@@ -12,6 +12,8 @@ its own tables and ``<name>_tracking`` table.
 
 from __future__ import annotations
 
+import logging
+
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -110,6 +112,8 @@ from typing import Any, TypeVar  # noqa: E402
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError  # noqa: E402
 from eventsourcing.utils import Environment  # noqa: E402
 
+log = logging.getLogger("duban.views")
+
 #: Key of the PostgreSQL advisory lock taken while creating tables: several
 #: processes creating them at once fail with "tuple concurrently updated".
 SCHEMA_LOCK = 727_001
@@ -166,12 +170,21 @@ def open_view(name: str, sqlite_class: type[V], postgres_class: type[V], store_e
         if _wants_tables(store_env or {}):
             with _schema_lock(view.datastore):
                 view.create_table()
+                _reset_if_outdated(view, name)
         return view  # type: ignore[return-value]
     factory = InfrastructureFactory.construct(Environment(name, env))
     try:
-        return factory.tracking_recorder(sqlite_class)  # type: ignore[arg-type,return-value]
+        view = factory.tracking_recorder(sqlite_class)  # type: ignore[arg-type]
     except IntegrityError:
         # Two processes creating one view file at once (gunicorn's workers): the
         # library lets one record the tables' first tracking row and the other
         # fails; on a second try the tables are there.
-        return factory.tracking_recorder(sqlite_class)  # type: ignore[arg-type,return-value]
+        view = factory.tracking_recorder(sqlite_class)  # type: ignore[arg-type]
+    if _wants_tables(env):
+        _reset_if_outdated(view, name)
+    return view  # type: ignore[return-value]
+
+
+def _reset_if_outdated(view: Any, name: str) -> None:
+    if view.reset_if_outdated(name):
+        log.warning("view %s was of an earlier schema: emptied, to be rebuilt from the event log", name)

@@ -60,6 +60,10 @@ class SqlView:
     table_names: tuple[str, ...] = ()
     #: CREATE statements using ``{name}`` for each table in ``table_names``.
     schema_statements: tuple[str, ...] = ()
+    #: Bump when the tables change shape or meaning. A view stored under an
+    #: earlier version is emptied when it is opened and rebuilt from the log
+    #: (views written before versions were recorded count as version 1).
+    schema_version = 1
     placeholder = "?"
     datastore: Any
 
@@ -85,6 +89,31 @@ class SqlView:
     def reading(self) -> Iterator[Rows]:
         with self.datastore.transaction(commit=False) as cursor:
             yield Rows(cursor, self)
+
+    def reset_if_outdated(self, view_name: str) -> bool:
+        """Recreate the tables and forget the position if the stored view is of
+        another schema version; True if it was reset."""
+        versions = self.qualified("view_versions")
+        p = self.placeholder
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {versions} (view TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+            cursor.execute(f"SELECT version FROM {versions} WHERE view = {p}", (view_name,))
+            row = cursor.fetchone()
+            cursor.execute(f"SELECT COUNT(*) AS n FROM {self.tracking_table()}")
+            tracked = int(cursor.fetchone()["n"])
+            stored = int(row["version"]) if row else (1 if tracked else None)
+            if stored == self.schema_version and row is not None:
+                return False
+            outdated = stored is not None and stored != self.schema_version
+            if outdated:
+                for name in self.table_names:
+                    cursor.execute(f"DROP TABLE IF EXISTS {self.qualified(name)}")
+                for statement in self.view_schema():
+                    cursor.execute(statement)
+                cursor.execute(f"DELETE FROM {self.tracking_table()}")
+            cursor.execute(f"DELETE FROM {versions} WHERE view = {p}", (view_name,))
+            cursor.execute(f"INSERT INTO {versions} (view, version) VALUES ({p}, {p})", (view_name, self.schema_version))
+        return outdated
 
     def drop_view(self, application_name: str) -> None:
         """Forget every row and the tracking position, keeping the tables."""
