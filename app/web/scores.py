@@ -62,7 +62,7 @@ def ranking() -> Any:
     links = {"period": period, "as_of": as_of.isoformat() if as_of else None}
     return render_template(
         "pages/scores.html",
-        bar_svg=_ranking_bars(result.by_kind[kind], KIND_LABELS[kind], period, links),
+        bar_svg=_ranking_bars(result.by_kind[kind], KIND_LABELS[kind], period, links, _own_unit(actor, result)),
         zone_svg=_zone_bars(result),
         trend_svg=_averages_trend(trend_periods, trend),
         today_iso=runtime().today().isoformat(),
@@ -77,11 +77,12 @@ def ranking() -> Any:
         choices=period_choices(day),
         day=day,
         as_of=as_of,
-        viewer_units=_own_units(actor),
     )
 
 
-def _ranking_bars(scores: list[UnitScore], label: str, period: str, links: dict[str, Any]) -> Markup:
+def _ranking_bars(
+    scores: list[UnitScore], label: str, period: str, links: dict[str, Any], own: str | None
+) -> Markup:
     lowest = min((s.score for s in scores), default=None)
     return bar_chart(
         [
@@ -91,6 +92,7 @@ def _ranking_bars(scores: list[UnitScore], label: str, period: str, links: dict[
         title=f"{label}得分排名（{periods.label(period)}）",
         min_value=min(lowest, Decimal(90)) if lowest is not None else None,
         max_value=max((s.base for s in scores), default=None),
+        highlight=own,
     )
 
 
@@ -126,10 +128,12 @@ def _unit_trend(report: UnitReport) -> Markup:
     )
 
 
-def _own_units(actor: Actor) -> tuple[str, ...]:
-    if actor.role in (UNIT, CADRE):
-        return runtime().query.subtree(str(actor.unit_id))
-    return ()
+def _own_unit(actor: Actor, ranking: Ranking) -> str | None:
+    """A unit's or cadre's own unit, drawn in the accent colour among the bars."""
+    if actor.role not in (UNIT, CADRE):
+        return None
+    own = ranking.unit(str(actor.unit_id))
+    return own.name if own else None
 
 
 def require_unit_visible(actor: Actor, unit_id: str) -> None:
