@@ -12,6 +12,7 @@ sha256, so the same file twice records nothing the second time.
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from app.excel.ledger_export import ledger_workbook
 from app.excel.workbook import XLSX_MIMETYPE
 from app.identity import current_actor, identity_required, runtime
 from app.labels import local_time
+from app.web.as_of import as_of_from
 from app.web.findings import FILING_KINDS
 from app.web.ledger import ACCOUNTABLE_KINDS
 from app.web.scope import Scope, scope_for
@@ -48,13 +50,13 @@ class ExportTooLarge(InvalidInput):
 
 
 # Ledger out
-def _ledger_filter(scope: Scope, query: LedgerQuery) -> tuple[LedgerFilter, list[str]]:
+def _ledger_filter(scope: Scope, query: LedgerQuery, as_of: date | None) -> tuple[LedgerFilter, list[str]]:
     """The ledger page's filter from the query string, and its description.
 
     Copied from app/web/ledger.py's index() (the filter part only) so the export
     matches the page; merge the two into one function when the page settles.
     """
-    units = query.units(scope.county_id)
+    units = query.units(scope.county_id, as_of)
     names = {u["unit_id"]: u["name"] for u in units}
     visible = units if scope.unit_scope is None else [u for u in units if u["unit_id"] in scope.unit_scope]
     kinds = {"zone": ("zone",), "town": ("town",), "unit": ACCOUNTABLE_KINDS}
@@ -83,6 +85,7 @@ def _ledger_filter(scope: Scope, query: LedgerQuery) -> tuple[LedgerFilter, list
         overdue_only=overdue,
         unit_scope=scope.unit_scope,
         cadre_id=scope.cadre_id,
+        as_of=as_of,
     )
     return ledger_filter, described
 
@@ -110,7 +113,8 @@ def ledger_export() -> Any:
     actor = current_actor()
     assert actor is not None
     today = rt.today()
-    ledger_filter, described = _ledger_filter(scope_for(actor, rt.query), rt.query)
+    as_of = as_of_from(request.args, today)
+    ledger_filter, described = _ledger_filter(scope_for(actor, rt.query), rt.query, as_of)
     page = rt.query.page(ledger_filter, today, 1, MAX_EXPORT_ROWS)
     if page.total > MAX_EXPORT_ROWS:
         raise ExportTooLarge()
@@ -118,14 +122,14 @@ def ledger_export() -> Any:
     preamble = [
         ("筛选条件", "；".join(described) or "无（全部问题）"),
         ("查看范围", _scope_text(actor, unit_name)),
-        ("数据截至", today.isoformat()),
+        ("数据截至", f"{as_of.isoformat()}日终（历史视图）" if as_of else today.isoformat()),
         ("导出时间", local_time(rt.clock())),
         ("导出人", f"{actor.name}（{unit_name}·{ROLES.get(actor.role, actor.role)}）"),
         ("问题总数", f"{page.total}条"),
     ]
     if not fresh:
         preamble.append(("提示", "问题台账正在更新，导出的可能不是最新数据"))
-    return _xlsx(ledger_workbook(preamble, page.rows), f"问题台账-{today.isoformat()}.xlsx")
+    return _xlsx(ledger_workbook(preamble, page.rows), f"问题台账-{(as_of or today).isoformat()}.xlsx")
 
 
 # Inspections in

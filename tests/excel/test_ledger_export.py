@@ -143,3 +143,18 @@ def test_an_empty_export_and_no_identity(client, county):
     with client.session_transaction() as session:
         session.clear()
     assert client.get("/ledger.xlsx").status_code in (302, 303)
+
+
+def test_a_past_day_exports_the_ledger_as_it_stood(client, county, clock):
+    early = county.file(county.village_a1)
+    clock.advance(days=3)
+    county.file(county.village_a2)
+    county.settle()
+    act_as(client, county.command, "command")
+    html = client.get("/?as_of=2026-10-10").text
+    link = re.search(r'<a href="([^"]+)" id="export-xlsx">', html).group(1).replace("&amp;", "&")
+    assert "as_of=2026-10-10" in link
+    ws = export(client, link.removeprefix("/ledger.xlsx"))
+    assert [r["问题编号"] for r in records(ws)] == [str(early)]
+    assert preamble(ws)["数据截至"] == "2026-10-10日终（历史视图）"
+    assert client.get("/ledger.xlsx?as_of=2099-01-01").status_code == 422
