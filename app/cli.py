@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.labels import VIEW_LABELS
 from projections.storage import open_application, open_view
 
 
@@ -52,9 +53,6 @@ def rebuild_projections_command() -> None:
     for name, view in runtime.views.items():
         with runtime.paused(name) as follower:
             _rebuild(VIEW_LABELS.get(name, name), view.projection, follower)
-
-
-VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评"}
 
 
 def _rebuild(label: str, projection, follower) -> None:  # type: ignore[no-untyped-def]

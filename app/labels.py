@@ -33,6 +33,10 @@ EVENT_LABELS: dict[type, str] = {
 }
 
 
+#: The read models, as the CLI and the about page name them.
+VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评"}
+
+
 def label(mapping: Mapping[str, str], code: Any) -> str:
     if code is None or code == "":
         return "—"

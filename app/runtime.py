@@ -23,6 +23,7 @@ from typing import Any
 from domain.events import local_date
 from projections.inbox_query import InboxQuery
 from projections.ledger_query import LedgerQuery
+from app.labels import VIEW_LABELS
 from projections.runner import PROJECTIONS, Follower
 from projections.scores_query import ScoreQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
@@ -228,10 +229,12 @@ def describe_store(store_env: dict[str, str] | None) -> list[str]:
             f"{get('POSTGRES_USER')}@{get('POSTGRES_HOST')}:{get('POSTGRES_PORT', '5432')}"
             f"/{get('POSTGRES_DBNAME')}，schema {get('POSTGRES_SCHEMA', 'public')}"
         )
-        return [f"事件库：PostgreSQL {where}", f"问题台账视图：同一数据库（表 ledger_*，跟踪表 ledger_tracking）"]
-    views = view_env("ledger", event_store_env(store_env))
+        return [f"事件库：PostgreSQL {where}"] + [
+            f"{VIEW_LABELS.get(name, name)}视图：同一数据库（表 {name}_*，跟踪表 {name}_tracking）"
+            for name in PROJECTIONS
+        ]
     encrypted = "（事件内容已加密）" if env.get("CIPHER_KEY") else ""
-    return [
-        f"事件库：SQLite 文件 {os.path.abspath(get('SQLITE_DBNAME'))}{encrypted}",
-        f"问题台账视图：SQLite 文件 {views['LEDGER_SQLITE_DBNAME']}",
+    return [f"事件库：SQLite 文件 {os.path.abspath(get('SQLITE_DBNAME'))}{encrypted}"] + [
+        f"{VIEW_LABELS.get(name, name)}视图：SQLite 文件 {view_env(name, event_store_env(store_env))[name.upper() + '_SQLITE_DBNAME']}"
+        for name in PROJECTIONS
     ]

@@ -12,7 +12,6 @@ sha256, so the same file twice records nothing the second time.
 from __future__ import annotations
 
 import io
-from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -26,15 +25,12 @@ from app.excel.ledger_export import ledger_workbook
 from app.excel.workbook import XLSX_MIMETYPE
 from app.identity import current_actor, identity_required, runtime
 from app.labels import local_time
-from app.web.as_of import as_of_from
 from app.web.findings import FILING_KINDS
-from app.web.ledger import ACCOUNTABLE_KINDS
-from app.web.scope import Scope, scope_for
+from app.web.ledger_filters import ledger_choice
+from app.web.scope import scope_for
 from domain.errors import DomainError, InvalidInput, NotPermitted
-from domain.events import CADRE, CATEGORIES, COMMAND, INSPECTOR, ROLES, UNIT, Actor
-from domain.finding import STATUSES
+from domain.events import CADRE, COMMAND, INSPECTOR, ROLES, UNIT, Actor
 from domain.service import ImportProblem, ImportRefused, UnknownInspection, imported_inspection_id
-from projections.ledger_query import LedgerFilter, LedgerQuery
 
 bp = Blueprint("excel", __name__)
 
@@ -50,46 +46,6 @@ class ExportTooLarge(InvalidInput):
 
 
 # Ledger out
-def _ledger_filter(scope: Scope, query: LedgerQuery, as_of: date | None) -> tuple[LedgerFilter, list[str]]:
-    """The ledger page's filter from the query string, and its description.
-
-    Copied from app/web/ledger.py's index() (the filter part only) so the export
-    matches the page; merge the two into one function when the page settles.
-    """
-    units = query.units(scope.county_id, as_of)
-    names = {u["unit_id"]: u["name"] for u in units}
-    visible = units if scope.unit_scope is None else [u for u in units if u["unit_id"] in scope.unit_scope]
-    kinds = {"zone": ("zone",), "town": ("town",), "unit": ACCOUNTABLE_KINDS}
-    chosen: dict[str, str] = {}
-    described: list[str] = []
-    for key, label in (("zone", "战区"), ("town", "乡镇"), ("unit", "单位")):
-        value = request.args.get(key, "")
-        if value and any(u["unit_id"] == value and u["kind"] in kinds[key] for u in visible):
-            chosen[key] = value
-            described.append(f"{label}：{names[value]}")
-    for key, label, allowed in (("category", "问题类别", CATEGORIES), ("status", "状态", STATUSES)):
-        value = request.args.get(key, "")
-        if value in allowed:
-            chosen[key] = value
-            described.append(f"{label}：{allowed[value]}")
-    overdue = request.args.get("overdue") == "1"
-    if overdue:
-        described.append("仅看逾期")
-    ledger_filter = LedgerFilter(
-        county_id=scope.county_id,
-        zone_id=chosen.get("zone"),
-        town_id=chosen.get("town"),
-        unit_id=chosen.get("unit"),
-        category=chosen.get("category"),
-        status=chosen.get("status"),
-        overdue_only=overdue,
-        unit_scope=scope.unit_scope,
-        cadre_id=scope.cadre_id,
-        as_of=as_of,
-    )
-    return ledger_filter, described
-
-
 def _scope_text(actor: Actor, unit_name: str) -> str:
     if actor.role == UNIT:
         return f"本单位（{unit_name}）及下属单位的问题"
@@ -113,9 +69,9 @@ def ledger_export() -> Any:
     actor = current_actor()
     assert actor is not None
     today = rt.today()
-    as_of = as_of_from(request.args, today)
-    ledger_filter, described = _ledger_filter(scope_for(actor, rt.query), rt.query, as_of)
-    page = rt.query.page(ledger_filter, today, 1, MAX_EXPORT_ROWS)
+    choice = ledger_choice(request.args, scope_for(actor, rt.query), rt.query, today)
+    as_of, described = choice.as_of, choice.described
+    page = rt.query.page(choice.filter, today, 1, MAX_EXPORT_ROWS)
     if page.total > MAX_EXPORT_ROWS:
         raise ExportTooLarge()
     unit_name = rt.duban.unit(actor.unit_id).name

@@ -99,7 +99,7 @@ def test_the_ledger_page_filters_apply_and_are_described(client, county, clock):
     act_as(client, county.command, "command")
     ws = export(client, f"?town={county.town_a}&category=missing&status=open&overdue=1&zone=nonsense")
     assert [r["问题编号"] for r in records(ws)] == [str(a1)]
-    assert preamble(ws)["筛选条件"] == "乡镇：银州街道；问题类别：缺项；状态：待签收；仅看逾期"
+    assert preamble(ws)["筛选条件"] == "乡镇：银州街道；问题类型：缺项；状态：待签收；仅看逾期"
 
 
 def test_a_unit_user_exports_only_their_units_rows(client, county):
