@@ -25,8 +25,8 @@ class PostgresView(SqlView, PostgresTrackingRecorder):
     def writing(self) -> Iterator[Rows]:
         """One round trip per batch rather than per statement: the psycopg
         pipeline queues statements until a result is needed."""
-        with self.datastore.transaction(commit=True) as cursor, cursor.connection.pipeline():
-            yield Rows(cursor, self)
+        with self.datastore.transaction(commit=True) as cursor, cursor.connection.pipeline() as pipeline:
+            yield Rows(cursor, self, sync=pipeline.sync)
 
     def qualified(self, name: str) -> str:
         return f'"{self.datastore.schema}"."{name}"'

@@ -7,7 +7,7 @@ the SQLite and PostgreSQL classes say how to run it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,23 +33,30 @@ class Page:
 class Rows:
     """A cursor inside one view transaction, speaking the view's SQL dialect."""
 
-    def __init__(self, cursor: Any, view: SqlView):
+    def __init__(self, cursor: Any, view: SqlView, sync: Callable[[], None] | None = None):
         self._cursor = cursor
         self._view = view
+        # On PostgreSQL, statements queue in a pipeline; results are read only
+        # after it has been synced (a long unsynced pipeline was seen to hand a
+        # fetch the result of another statement).
+        self._sync = sync or (lambda: None)
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._cursor.execute(self._view.sql(statement), tuple(params))
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        self._sync()
         self.execute(statement, params)
         return self._cursor.fetchone()
 
     def all(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        self._sync()
         self.execute(statement, params)
         return list(self._cursor.fetchall())
 
     def track(self, tracking: Tracking) -> None:
         """Record the position; the library refuses a position not beyond the last."""
+        self._sync()
         self._view._insert_tracking(self._cursor, tracking)  # noqa: SLF001
 
 
