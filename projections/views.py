@@ -106,7 +106,9 @@ class SqlView:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {versions} (view TEXT PRIMARY KEY, version INTEGER NOT NULL)")
             cursor.execute(f"SELECT version FROM {versions} WHERE view = {p}", (view_name,))
             row = cursor.fetchone()
-            cursor.execute(f"SELECT COUNT(*) AS n FROM {self.tracking_table()}")
+            # The library keeps a marker row of its own in the tracking table; only positions count.
+            marker = getattr(self, "table_migration_identifier", "__migration__")
+            cursor.execute(f"SELECT COUNT(*) AS n FROM {self.tracking_table()} WHERE application_name <> {p}", (marker,))
             tracked = int(cursor.fetchone()["n"])
             stored = int(row["version"]) if row else (1 if tracked else None)
             if stored == self.schema_version and row is not None:
@@ -117,7 +119,7 @@ class SqlView:
                     cursor.execute(f"DROP TABLE IF EXISTS {self.qualified(name)}")
                 for statement in self.view_schema():
                     cursor.execute(statement)
-                cursor.execute(f"DELETE FROM {self.tracking_table()}")
+                cursor.execute(f"DELETE FROM {self.tracking_table()} WHERE application_name <> {p}", (marker,))
             cursor.execute(f"DELETE FROM {versions} WHERE view = {p}", (view_name,))
             cursor.execute(f"INSERT INTO {versions} (view, version) VALUES ({p}, {p})", (view_name, self.schema_version))
         return outdated

@@ -53,3 +53,15 @@ def test_a_current_view_and_one_stored_before_versions_existed_are_kept(store_en
             again = inbox_projection(store_env)
             assert again.view.max_tracking_id(app.name) == position
             again.view.datastore.close()
+
+
+def test_a_new_view_is_recorded_at_the_current_version_without_a_reset(store_env, caplog):
+    with opened(store_env) as app:
+        build_county(app)
+        fresh = ledger_projection(store_env)
+        assert "earlier schema" not in caplog.text
+        assert fresh.view.reset_if_outdated("ledger") is False
+        with fresh.view.reading() as rows:
+            found = rows.all(f"SELECT version FROM {fresh.view.qualified('view_versions')} WHERE view = ?", ("ledger",))
+        assert [int(r["version"]) for r in found] == [2]
+        fresh.view.datastore.close()

@@ -9,7 +9,7 @@ from uuid import uuid4
 from tests.web.conftest import act_as
 
 
-def test_rebuild_projections_reproduces_the_ledger(app, client, county, clock):
+def test_rebuild_projections_reproduces_every_view(app, client, county, clock):
     first = county.file(county.village_a1, cadres=(county.cadre_1,))
     county.file(county.town_b, notice=False)
     clock.advance(days=20)
@@ -29,6 +29,8 @@ def test_rebuild_projections_reproduces_the_ledger(app, client, county, clock):
     county.settle()
     inbox_before = county.runtime.inbox.all_rows()
     assert inbox_before
+    scores_before = county.runtime.scores.all_rows()
+    assert any(row["table"] == "score_deductions" and row["reversed_day"] for row in scores_before)
 
     result = app.test_cli_runner().invoke(args=["rebuild-projections"])
     assert result.exit_code == 0, result.output
@@ -36,6 +38,8 @@ def test_rebuild_projections_reproduces_the_ledger(app, client, county, clock):
     assert county.runtime.query.all_rows() == before
     assert "通知已重建" in result.output
     assert county.runtime.inbox.all_rows() == inbox_before
+    assert "效能考评已重建" in result.output
+    assert county.runtime.scores.all_rows() == scores_before
     # The embedded follower carries on after the rebuild.
     later = county.file(county.village_a2)
     county.settle()
