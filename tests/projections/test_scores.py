@@ -52,6 +52,10 @@ def test_a_town_score_is_its_base_minus_every_deduction_of_its_own_and_its_villa
             catch_up()
             today = local_date(c.clock())
             report = scores.unit_report(str(c.town_id), "2026Q2", today)
+            by_period = {
+                period: scores.ranking(str(c.county_id), period, today).unit(str(c.town_id)).score
+                for period in ("2026-04", "2026-05", "2026", "2026Q1")
+            }
 
     assert report is not None
     town = report.score
@@ -75,6 +79,9 @@ def test_a_town_score_is_its_base_minus_every_deduction_of_its_own_and_its_villa
     assert town.by_category == {"missing": 4}
     village_a = report.ranking.unit(str(c.village_a))
     assert village_a is not None and village_a.score == Decimal("99.5")
+    # Months and years add up the same facts: everything happened in April.
+    assert today.month == 4
+    assert by_period == {"2026-04": Decimal(99), "2026-05": Decimal(100), "2026": Decimal(99), "2026Q1": Decimal(100)}
 
 
 def test_ranks_are_within_a_kind_ties_share_a_place_and_zones_compare_their_towns_average(store_env):

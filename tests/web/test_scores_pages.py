@@ -155,5 +155,6 @@ def test_the_score_table_exports_to_excel_with_its_period_and_date(client, count
     rows = {row[1]: dict(zip(cells[header], row)) for row in cells[header + 1 :] if row[1]}
     assert rows["银州街道"]["名次"] == 2 and float(rows["银州街道"]["得分"]) == 99.5
     assert rows["龙镇"]["名次"] == 1 and float(rows["龙镇"]["得分"]) == 100
+    assert sheet.column_dimensions["B"].width == 20  # 单位
     as_of_cell = sheet.cell(row=header + 2, column=len(cells[header]))
     assert as_of_cell.is_date and as_of_cell.value.date() == missed_on
