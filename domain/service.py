@@ -517,6 +517,31 @@ class Duban(Application[UUID]):
         number = circular.issue(series, self.rules_in_force(circular.county_id, local_date(now)), actor, now)
         return Recorded(circular.id, self._save_all(circular, series), value=number)
 
+    def edit_circular(
+        self,
+        circular_id: UUID,
+        *,
+        title: str,
+        body: str,
+        finding_ids: Iterable[UUID],
+        unit_ids: Iterable[UUID],
+        actor: Actor,
+    ) -> Recorded:
+        circular = self.circular(circular_id)
+        findings, units = tuple(finding_ids), tuple(unit_ids)
+        self._require_in_county(circular.county_id, findings, units)
+        circular.edit(title=title, body=body, finding_ids=findings, unit_ids=units, actor=actor, now=self._now())
+        return Recorded(circular.id, self._save_all(circular))
+
+    def _require_in_county(self, county_id: UUID, finding_ids: tuple[UUID, ...], unit_ids: tuple[UUID, ...]) -> None:
+        """A circular lists only its own county's findings and units (an unknown or forged id is not found)."""
+        for finding_id in finding_ids:
+            if self.finding(finding_id).county_id != county_id:
+                raise UnknownFinding()
+        for unit_id in unit_ids:
+            if self.unit(unit_id).county_id != county_id:
+                raise UnknownUnit()
+
     def revoke_circular(self, circular_id: UUID, reason: str, actor: Actor) -> Recorded:
         circular = self.circular(circular_id)
         circular.revoke(reason, actor, self._now())
