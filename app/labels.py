@@ -34,7 +34,7 @@ EVENT_LABELS: dict[type, str] = {
 
 
 #: The read models, as the CLI and the about page name them.
-VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评"}
+VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评", "circulars": "通报"}
 
 
 def label(mapping: Mapping[str, str], code: Any) -> str:

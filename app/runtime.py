@@ -25,6 +25,7 @@ from projections.inbox_query import InboxQuery
 from projections.ledger_query import LedgerQuery
 from app.labels import VIEW_LABELS
 from projections.runner import PROJECTIONS, Follower
+from projections.circulars import CircularQuery
 from projections.scores_query import ScoreQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
 
@@ -68,6 +69,7 @@ class Runtime:
         self.query = LedgerQuery(self.projection.view)
         self.inbox = InboxQuery(self.inbox_projection.view)
         self.scores = ScoreQuery(self.views["scores"].projection.view)
+        self.circulars = CircularQuery(self.views["circulars"].projection.view)
         self._lock = threading.RLock()
         self.policies = policies and embedded
         self.policy_runner: Any = None

@@ -20,6 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from projections.circulars import CircularPostgresView, CircularProjection, CircularSQLiteView
 from projections.inbox import InboxPostgresView, InboxProjection, InboxSQLiteView
 from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLiteView
 from projections.scores import ScorePostgresView, ScoreProjection, ScoreSQLiteView
@@ -124,11 +125,16 @@ def scores_projection(store_env: dict[str, str] | None = None) -> ScoreProjectio
     return ScoreProjection(open_view("scores", ScoreSQLiteView, ScorePostgresView, store_env))
 
 
+def circulars_projection(store_env: dict[str, str] | None = None) -> CircularProjection:
+    return CircularProjection(open_view("circulars", CircularSQLiteView, CircularPostgresView, store_env))
+
+
 #: Every view the projector process keeps, by name: what ``rebuild-projections`` rebuilds.
 PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "ledger": ledger_projection,
     "inbox": inbox_projection,
     "scores": scores_projection,
+    "circulars": circulars_projection,
 }
 
 
