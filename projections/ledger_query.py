@@ -162,6 +162,20 @@ class LedgerQuery:
         data["is_overdue"] = data["days_overdue"] > 0
         return data
 
+    def findings_by_ids(self, finding_ids: list[str], today: date) -> dict[str, dict[str, Any]]:
+        """Ledger rows (with unit names) for these findings, by id; unknown ids are left out."""
+        if not finding_ids:
+            return {}
+        with self.view.reading() as rows:
+            found = rows.all(
+                "SELECT f.*, u.name AS unit_name, t.name AS town_name FROM {ledger_findings} f"
+                " LEFT JOIN {ledger_units} u ON u.unit_id = f.unit_id"
+                " LEFT JOIN {ledger_units} t ON t.unit_id = f.town_id"
+                f" WHERE f.finding_id IN ({', '.join('?' for _ in finding_ids)})",
+                list(finding_ids),
+            )
+        return {r["finding_id"]: self._row(r, today) for r in found}
+
     def units(self, county_id: str | None = None, as_of: date | None = None) -> list[dict[str, Any]]:
         where, params = (" WHERE county_id = ?", [county_id]) if county_id else ("", [])
         statement, source_params = self._sources(

@@ -28,7 +28,8 @@ from typing import Any
 
 from domain.rules import periods
 from domain.rules.rulebook import DEFAULT_RULES
-from projections.scores import CIRCULAR_SOURCE, MET, SCORE_UNITS
+from domain.rules.deductions import INADEQUATE, OVERDUE
+from projections.scores import CIRCULAR_SOURCE, FINDING_SOURCE, MET, SCORE_UNITS
 from projections.views import SqlView
 
 RANKED_KINDS = ("town", "village", "department")
@@ -405,6 +406,25 @@ class ScoreQuery:
             for kind in RANKED_KINDS:
                 series[f"全县{KIND_LABELS[kind]}平均"].append(_average([s.score for s in scores.values() if s.kind == kind]))
         return recent, {name: values for name, values in series.items() if any(v is not None for v in values)}
+
+    def criticism_candidates(self, county_id: str, period: str, as_of: date) -> dict[str, dict[str, Decimal]]:
+        """The suggested list of a circular of criticism: every unit with a deduction for an
+        overdue or inadequate rectification in the period that stands (not reversed) by
+        ``as_of``, with the findings concerned and their points: {unit id: {finding id: points}}."""
+        start, end = (d.isoformat() for d in periods.bounds(period))
+        day = as_of.isoformat()
+        with self.view.reading() as rows:
+            found = rows.all(
+                "SELECT unit_id, source_id, points FROM {score_deductions} WHERE county_id = ? AND source = ?"
+                " AND rule_id IN (?, ?) AND occurred_on >= ? AND occurred_on <= ? AND day <= ?"
+                " AND (reversed_day IS NULL OR reversed_day > ?) ORDER BY unit_id, occurred_on, source_id",
+                (county_id, FINDING_SOURCE, OVERDUE, INADEQUATE, start, end, day, day),
+            )
+        candidates: dict[str, dict[str, Decimal]] = {}
+        for r in found:
+            findings = candidates.setdefault(r["unit_id"], {})
+            findings[r["source_id"]] = findings.get(r["source_id"], Decimal(0)) + Decimal(r["points"])
+        return candidates
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""

@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from app import identity
-    from app.web import about, findings, inbox, ledger, scores
+    from app.web import about, circulars, findings, inbox, ledger, scores
 
     app.register_blueprint(identity.bp)
     app.register_blueprint(ledger.bp)
@@ -15,6 +15,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(about.bp)
     app.register_blueprint(scores.bp)
+    app.register_blueprint(circulars.bp)
 
     from app.web import excel
 
