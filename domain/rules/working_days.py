@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -34,12 +35,20 @@ class HolidayArrangement:
     make_up_workdays: frozenset[date]
 
 
+# The package's tables are fixed for the life of the process, and is_workday
+# rescans them on every call: a deadline asks about a dozen days, so remember.
+@lru_cache(maxsize=4096)
 def _library_knows(year: int) -> bool:
     try:
         chinese_calendar.is_workday(date(year, 6, 1))
     except NotImplementedError:
         return False
     return True
+
+
+@lru_cache(maxsize=8192)
+def _library_workday(day: date) -> bool:
+    return bool(chinese_calendar.is_workday(day))
 
 
 class WorkingCalendar:
@@ -63,7 +72,7 @@ class WorkingCalendar:
                 return False
             return day.weekday() < 5
         if basis == LIBRARY:
-            return chinese_calendar.is_workday(day)
+            return _library_workday(day)
         return day.weekday() < 5
 
 
