@@ -12,8 +12,9 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from domain.documents import DocumentNotIssued, already_registered, check_hash, verification_code
 from domain.errors import DomainError, InvalidInput, MissingField, ReasonRequired
-from domain.events import COMMAND, Actor, DubanEvent, local_date
+from domain.events import COMMAND, SYSTEM, Actor, DubanEvent, local_date
 from domain.rules.deductions import CIRCULAR, RULE_LABELS, period_of, points_for
 from domain.rules.rulebook import RulebookVersion
 
@@ -162,6 +163,25 @@ class Circular(Aggregate):
         def apply(self, circular: Circular) -> None:
             circular.status = REVOKED
 
+    class DocumentRegistered(Event):
+        """The issued circular's PDF, stored by its content hash (once; never replaced).
+
+        ``letterhead`` keeps the settings it was printed with (authority mark,
+        signatory, copy-to line, printer, verification address), so printing it
+        again from the history gives the same bytes whatever the settings are now."""
+
+        sha256: str
+        size: int
+        verification_code: str
+        renderer: str
+        document_number: str
+        title: str
+        letterhead: dict[str, str]
+
+        def apply(self, circular: Circular) -> None:
+            circular.document_sha256 = self.sha256
+            circular.letterhead = dict(self.letterhead)
+
     def __init__(
         self,
         county_id: UUID,
@@ -185,6 +205,8 @@ class Circular(Aggregate):
         self.document_number: str | None = None
         self.issued_on: str | None = None
         self.deduction_count = 0
+        self.document_sha256: str | None = None
+        self.letterhead: dict[str, str] | None = None
 
     @classmethod
     def draft(
@@ -301,3 +323,34 @@ class Circular(Aggregate):
         self.trigger_event(
             self.Revoked, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, reason=reason.strip()
         )
+
+    @property
+    def verification_code(self) -> str:
+        return verification_code(self.id)
+
+    def register_document(
+        self, *, sha256: str, size: int, renderer: str, letterhead: dict[str, str], actor: Actor, now: datetime
+    ) -> bool:
+        """Record the stored PDF's hash; False (nothing recorded) if this very
+        file is registered already; a different file is refused."""
+        actor.require_role(SYSTEM, COMMAND)
+        actor.require_county(self.county_id)
+        if self.status == DRAFT:
+            raise DocumentNotIssued()
+        sha256 = check_hash(sha256, size)
+        if already_registered(self.document_sha256, sha256):
+            return False
+        self.trigger_event(
+            self.DocumentRegistered,
+            timestamp=now,
+            actor_id=actor.user_id,
+            actor_role=actor.role,
+            sha256=sha256,
+            size=size,
+            verification_code=self.verification_code,
+            renderer=renderer,
+            document_number=self.document_number or "",
+            title=self.title,
+            letterhead=dict(letterhead),
+        )
+        return True

@@ -18,6 +18,13 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from domain.documents import (
+    DocumentNotIssued,
+    already_registered,
+    check_hash,
+    notice_document_id,
+    verification_code,
+)
 from domain.errors import DomainError, InvalidInput, MissingField, ReasonRequired
 from domain.events import (
     CATEGORIES,
@@ -59,6 +66,11 @@ STATUSES = {
     CLOSED: "已销号",
     WITHDRAWN: "已撤销",
 }
+
+#: The rectification notice's document (整改通知书) is printed for the first
+#: notice only (NoticeIssued, deadline number 1): later deadlines (extensions,
+#: rejections) are told by messages, not by new documents.
+NOTICE_DEADLINE_NUMBER = 1
 
 #: States in which the unit still owes a rectification.
 RECTIFYING = (OPEN, ACKNOWLEDGED)
@@ -295,6 +307,24 @@ class Finding(Aggregate):
             finding.status = WITHDRAWN
             finding.pending_extension = None
 
+    class NoticeDocumentRegistered(Event):
+        """The rectification notice's PDF (整改通知书) for one deadline number,
+        stored by its content hash (once; never replaced). ``letterhead`` keeps
+        the settings it was printed with, so it can be printed again identically."""
+
+        deadline_number: int
+        sha256: str
+        size: int
+        verification_code: str
+        renderer: str
+        document_number: str
+        title: str
+        letterhead: dict[str, str]
+
+        def apply(self, finding: Finding) -> None:
+            finding.notice_documents = {**finding.notice_documents, self.deadline_number: self.sha256}
+            finding.notice_letterheads = {**finding.notice_letterheads, self.deadline_number: dict(self.letterhead)}
+
     def __init__(
         self,
         county_id: UUID,
@@ -336,6 +366,9 @@ class Finding(Aggregate):
         self.deductions: dict[int, Deduction] = {}
         self.escalated = False
         self.closed_on: str | None = None
+        #: Registered notice documents: deadline number → sha256, and the letterhead each was printed with.
+        self.notice_documents: dict[int, str] = {}
+        self.notice_letterheads: dict[int, dict[str, str]] = {}
 
     def _set_deadline(self, deadline: str, basis: str) -> None:
         self.deadline = deadline
@@ -615,6 +648,43 @@ class Finding(Aggregate):
         if not reason.strip():
             raise ReasonRequired("撤销问题必须说明原因")
         self._trigger(self.Withdrawn, actor, now, reason=reason.strip())
+
+    def register_notice_document(
+        self,
+        *,
+        deadline_number: int,
+        sha256: str,
+        size: int,
+        renderer: str,
+        document_number: str,
+        title: str,
+        letterhead: dict[str, str],
+        actor: Actor,
+        now: datetime,
+    ) -> bool:
+        """Record the stored notice PDF's hash; False (nothing recorded) if this
+        very file is registered already; a different file is refused."""
+        actor.require_role(SYSTEM, COMMAND, INSPECTOR)
+        actor.require_county(self.county_id)
+        if deadline_number != NOTICE_DEADLINE_NUMBER or self.status == FILED:
+            raise DocumentNotIssued("该问题尚未下发整改通知书，不能登记文件")
+        sha256 = check_hash(sha256, size)
+        if already_registered(self.notice_documents.get(deadline_number), sha256):
+            return False
+        self._trigger(
+            self.NoticeDocumentRegistered,
+            actor,
+            now,
+            deadline_number=deadline_number,
+            sha256=sha256,
+            size=size,
+            verification_code=verification_code(notice_document_id(self.id, deadline_number)),
+            renderer=renderer,
+            document_number=document_number,
+            title=title,
+            letterhead=dict(letterhead),
+        )
+        return True
 
 
 def mask_household_number(number: str) -> str:

@@ -31,6 +31,7 @@ from domain.events import CADRE, COMMAND, INSPECTOR, SYSTEM_ACTOR, Actor, local_
 from domain.finding import Finding
 from domain.inspection import Inspection
 from domain.message import Message
+from domain.unit_notice import UnitNotice
 from domain.org import Unit, User
 from domain.rulebook import NoRulebookInForce, Rulebook, RulebookAlreadyOpen, rulebook_id
 from domain.rules.deductions import is_repeat
@@ -61,6 +62,15 @@ class UnknownMessage(DomainError):
 class UnknownCase(DomainError):
     status = 404
     message = "找不到该案件"
+
+
+class UnknownUnitNotice(DomainError):
+    status = 404
+    message = "找不到该整改通知书"
+
+
+class NotTheUnitsOpenFinding(InvalidInput):
+    message = "所列问题不属于该单位，或已不在整改期内"
 
 
 class NotACadre(InvalidInput):
@@ -804,6 +814,114 @@ class Duban(Application[UUID]):
             if cadre.county_id != county_id or CADRE not in cadre.roles:
                 raise NotACadre()
         return cadres
+
+    # Documents (公文): unit notices, and the registered PDF of every document
+    def unit_notice(self, notice_id: UUID) -> UnitNotice:
+        return self._get(notice_id, UnitNotice, UnknownUnitNotice)
+
+    def as_of(self, aggregate_id: UUID, instant: datetime) -> Any:
+        """An aggregate as it stood at ``instant``: its events recorded up to
+        then, folded (None if it did not exist yet). What a document printed at
+        ``instant`` said, whatever happened since."""
+        version = None
+        for event in self.repository.event_store.get(aggregate_id):
+            if event.timestamp > instant:
+                break
+            version = event.originator_version
+        if version is None:
+            return None
+        return self.repository.get(aggregate_id, version=version)
+
+    def issue_unit_notice(
+        self, unit_id: UUID, finding_ids: Iterable[UUID], actor: Actor, notice_id: UUID | None = None
+    ) -> Recorded:
+        """A unit's rectification notice listing its open findings (its own and
+        its sub-units'), which the caller read from the ledger; each is checked
+        here to be the unit's and still owed. Issuing the same ``notice_id``
+        again (a form sent twice) records nothing."""
+        from domain.finding import RECTIFYING
+
+        if notice_id is not None:
+            try:
+                existing = self.repository.get(notice_id)
+            except AggregateNotFoundError:
+                pass
+            else:
+                if not isinstance(existing, UnitNotice) or existing.county_id != actor.county_id:
+                    raise UnknownUnitNotice()
+                return Recorded(notice_id, None)
+        unit = self.unit(unit_id)
+        findings = tuple(dict.fromkeys(finding_ids))
+        for finding_id in findings:
+            finding = self.finding(finding_id)
+            if finding.county_id != unit.county_id or unit.id not in finding.unit_path:
+                raise NotTheUnitsOpenFinding()
+            if finding.status not in RECTIFYING:
+                raise NotTheUnitsOpenFinding()
+        notice = UnitNotice.issue(
+            county_id=unit.county_id, unit_id=unit.id, finding_ids=findings, actor=actor, now=self._now(),
+            notice_id=notice_id,
+        )
+        try:
+            return Recorded(notice.id, self._save_all(notice))
+        except ConcurrentChange:
+            if notice_id is None:
+                raise
+            return Recorded(notice_id, None)  # the same form, sent twice at once
+
+    def _register(self, load: Callable[[], Any], register: Callable[[Any], bool]) -> Recorded:
+        """Register a document on its aggregate: nothing recorded (position None)
+        if the same file is registered already, also when a racing worker saved
+        it first; another change saved meanwhile (a unit acknowledging) is
+        simply read again."""
+        for attempt in range(3):
+            aggregate = load()
+            if not register(aggregate):
+                return Recorded(aggregate.id, None)
+            try:
+                return Recorded(aggregate.id, self._save_all(aggregate))
+            except ConcurrentChange:
+                if attempt == 2:
+                    raise  # the aggregate keeps changing: the job's retry tries again later
+        raise AssertionError("unreachable")
+
+    def register_circular_document(
+        self, circular_id: UUID, *, sha256: str, size: int, renderer: str, letterhead: dict[str, str],
+        actor: Actor = SYSTEM_ACTOR,
+    ) -> Recorded:  # fmt: skip
+        """The issued circular's stored PDF: recorded once (see ``Circular.register_document``)."""
+        return self._register(
+            lambda: self.circular(circular_id),
+            lambda c: c.register_document(
+                sha256=sha256, size=size, renderer=renderer, letterhead=letterhead, actor=actor, now=self._now()
+            ),
+        )
+
+    def register_notice_document(
+        self, finding_id: UUID, *, sha256: str, size: int, renderer: str, document_number: str, title: str,
+        letterhead: dict[str, str], deadline_number: int = 1, actor: Actor = SYSTEM_ACTOR,
+    ) -> Recorded:  # fmt: skip
+        """A finding's rectification notice's stored PDF: recorded once."""
+        return self._register(
+            lambda: self.finding(finding_id),
+            lambda f: f.register_notice_document(
+                deadline_number=deadline_number, sha256=sha256, size=size, renderer=renderer,
+                document_number=document_number, title=title, letterhead=letterhead, actor=actor, now=self._now(),
+            ),
+        )  # fmt: skip
+
+    def register_unit_notice_document(
+        self, notice_id: UUID, *, sha256: str, size: int, renderer: str, document_number: str, title: str,
+        letterhead: dict[str, str], actor: Actor = SYSTEM_ACTOR,
+    ) -> Recorded:  # fmt: skip
+        """A unit notice's stored PDF: recorded once."""
+        return self._register(
+            lambda: self.unit_notice(notice_id),
+            lambda n: n.register_document(
+                sha256=sha256, size=size, renderer=renderer, document_number=document_number, title=title,
+                letterhead=letterhead, actor=actor, now=self._now(),
+            ),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
