@@ -30,11 +30,12 @@ EVENT_LABELS: dict[type, str] = {
     Finding.DeductionReversed: "撤销扣分（申诉）",
     Finding.EscalatedToDiscipline: "移交纪检",
     Finding.Withdrawn: "撤销问题",
+    Finding.NoticeDocumentRegistered: "整改通知书已印制登记",
 }
 
 
 #: The read models, as the CLI and the about page name them.
-VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评", "circulars": "通报"}
+VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评", "circulars": "通报", "documents": "文书登记"}
 
 
 def label(mapping: Mapping[str, str], code: Any) -> str:
@@ -185,7 +186,20 @@ def event_details(event: Any, names: Mapping[str, str]) -> list[tuple[str, str]]
         return [("理由", e.reason)] + ([("符合移交规则", e.rule_met)] if e.rule_met else [])
     if isinstance(e, Finding.Withdrawn):
         return [("撤销原因", e.reason)]
+    if isinstance(e, Finding.NoticeDocumentRegistered):
+        return document_details(e)
     return []
+
+
+def document_details(e: Any) -> list[tuple[str, str]]:
+    """A registered document (any kind): what the printed copy shows, and its hash."""
+    from domain.documents import format_code
+
+    details = [("核验码", format_code(e.verification_code))]
+    if e.document_number:
+        details.append(("文号", e.document_number))
+    details += [("标题", e.title), ("文件SHA-256", e.sha256), ("文件大小", f"{e.size}字节")]
+    return details
 
 
 def actor_name(actor_id: str, names: Mapping[str, str]) -> str:

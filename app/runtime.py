@@ -26,6 +26,7 @@ from projections.ledger_query import LedgerQuery
 from app.labels import VIEW_LABELS
 from projections.runner import PROJECTIONS, Follower
 from projections.circulars import CircularQuery
+from projections.documents import DocumentQuery
 from projections.scores_query import ScoreQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
 
@@ -70,6 +71,7 @@ class Runtime:
         self.inbox = InboxQuery(self.inbox_projection.view)
         self.scores = ScoreQuery(self.views["scores"].projection.view)
         self.circulars = CircularQuery(self.views["circulars"].projection.view)
+        self.documents = DocumentQuery(self.views["documents"].projection.view)
         self._lock = threading.RLock()
         self.policies = policies and embedded
         self.policy_runner: Any = None
@@ -131,6 +133,8 @@ class Runtime:
                 webhook=WebhookChannel(),
                 email=EmailChannel.from_env(),
                 link_base=os.environ.get("DUBAN_BASE_URL", ""),
+                scores=self.scores,
+                documents=self.documents,
             )
         )
         self.jobs = InlineJobQueue()

@@ -21,6 +21,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from projections.circulars import CircularPostgresView, CircularProjection, CircularSQLiteView
+from projections.documents import DocumentPostgresView, DocumentProjection, DocumentSQLiteView
 from projections.inbox import InboxPostgresView, InboxProjection, InboxSQLiteView
 from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLiteView
 from projections.scores import ScorePostgresView, ScoreProjection, ScoreSQLiteView
@@ -129,12 +130,17 @@ def circulars_projection(store_env: dict[str, str] | None = None) -> CircularPro
     return CircularProjection(open_view("circulars", CircularSQLiteView, CircularPostgresView, store_env))
 
 
+def documents_projection(store_env: dict[str, str] | None = None) -> DocumentProjection:
+    return DocumentProjection(open_view("documents", DocumentSQLiteView, DocumentPostgresView, store_env))
+
+
 #: Every view the projector process keeps, by name: what ``rebuild-projections`` rebuilds.
 PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "ledger": ledger_projection,
     "inbox": inbox_projection,
     "scores": scores_projection,
     "circulars": circulars_projection,
+    "documents": documents_projection,
 }
 
 

@@ -22,6 +22,12 @@ class Services:
     webhook: Any
     email: Any
     link_base: str = ""
+    #: The score view's query (a ranking circular's table), the documents
+    #: registry's query (the sweep) and where PDFs are stored; opened from the
+    #: environment when not handed in.
+    scores: Any = None
+    documents: Any = None
+    store: Any = None
 
 
 _services: Services | None = None
@@ -43,7 +49,10 @@ def services() -> Services:
 
 
 def open_services(store_env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None) -> Services:
-    from projections.runner import ledger_projection
+    from projections.documents import DocumentQuery
+    from projections.runner import documents_projection, ledger_projection, scores_projection
+    from projections.scores_query import ScoreQuery
+    from workers.documents.storage import DocumentStore
     from projections.storage import open_application
     from workers.channels import EmailChannel, WebhookChannel
     from workers.clock import clock_from_env
@@ -57,4 +66,7 @@ def open_services(store_env: dict[str, str] | None = None, clock: Callable[[], d
         webhook=WebhookChannel(),
         email=EmailChannel.from_env(),
         link_base=os.environ.get("DUBAN_BASE_URL", ""),
+        scores=ScoreQuery(scores_projection(store_env).view),
+        documents=DocumentQuery(documents_projection(store_env).view),
+        store=DocumentStore.from_env(),
     )

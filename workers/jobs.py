@@ -253,4 +253,155 @@ def sweep() -> dict[str, int]:
         if svc.duban.escalation_due(finding.id) and not _exists(_proposal_id(finding, today)):
             attempt(finding_id, lambda: propose_escalation(finding_id))
             counts["proposed"] += 1
+    counts.update(sweep_documents())
+    return counts
+
+
+# Documents (公文): print an issued document, store its PDF, register its hash
+#: How long the sweep leaves an issued document to its render job before printing it itself.
+DOCUMENT_GRACE = timedelta(minutes=10)
+#: At most this many documents printed by one sweep (each takes a second or two).
+SWEEP_DOCUMENTS = 20
+#: How long a ranking circular's job waits for the score view to reach the log's head.
+SCORES_WAIT_SECONDS = 30.0
+
+
+class ScoresNotReady(RuntimeError):
+    """The score view is behind the issue: RQ retries the job later."""
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from workers.documents.storage import DocumentStore
+
+    return services().store or DocumentStore.from_env()
+
+
+def renderer_name() -> str:
+    """What printed a document (recorded with its hash)."""
+    from importlib.metadata import version
+
+    from workers.documents import render
+
+    return getattr(render, "RENDERER", "") or f"WeasyPrint {version('weasyprint')}"
+
+
+def _print(what: str, registered: str | None, build, register) -> str:  # type: ignore[no-untyped-def]
+    """Build, render, store, register; idempotent. A registered document whose
+    file is missing is printed again and stored only if its hash is the
+    registered one; otherwise an error is logged and nothing is recorded."""
+    from workers.documents.render import render_pdf
+    from workers.documents.storage import sha256_of
+
+    store = _store()
+    if registered and store.exists(registered):
+        return "already registered"
+    built = build()
+    pdf = render_pdf(built.document)
+    sha256 = sha256_of(pdf)
+    if registered:
+        if sha256 != registered:
+            log.error("%s: printed again, sha256 %s differs from the registered %s; nothing stored", what, sha256,
+                      registered)  # fmt: skip
+            return "mismatch"
+        store.put(pdf)
+        return "restored"
+    store.put(pdf)  # the file before the event: a registered hash always has its file
+    register(sha256=sha256, size=len(pdf), renderer=renderer_name(), **built.registration)
+    return "registered"
+
+
+def _wait_for_scores(svc) -> None:  # type: ignore[no-untyped-def]
+    """The score view must have read every event up to the issue (and beyond)."""
+    import time
+
+    target = svc.duban.position()
+    deadline = time.monotonic() + SCORES_WAIT_SECONDS
+    while (svc.scores.view.max_tracking_id(svc.duban.name) or 0) < target:
+        if time.monotonic() > deadline:
+            raise ScoresNotReady(f"score view behind position {target}")
+        time.sleep(0.1)
+
+
+def render_circular(circular_id: str) -> str:
+    """An issued circular's PDF (started by ``Circular.Issued``)."""
+    from domain.circular import DRAFT, RANKING
+    from workers.documents.content import circular_document
+
+    svc = services()
+    circular = svc.duban.circular(UUID(circular_id))
+    if circular.status == DRAFT:
+        return "not issued"
+    if circular.kind == RANKING and not circular.document_sha256:
+        if svc.scores is None:
+            raise ScoresNotReady("no score view in this process")
+        _wait_for_scores(svc)
+
+    def register(**values) -> None:  # type: ignore[no-untyped-def]
+        values.pop("document_number")
+        values.pop("title")
+        svc.duban.register_circular_document(circular.id, **values)
+
+    return _print(
+        f"circular {circular_id}", circular.document_sha256,
+        lambda: circular_document(svc.duban, circular.id, svc.scores), register,
+    )  # fmt: skip
+
+
+def render_finding_notice(finding_id: str, deadline_number: int = 1) -> str:
+    """A finding's rectification notice's PDF (started by ``Finding.NoticeIssued``)."""
+    from domain.finding import NOTICE_DEADLINE_NUMBER
+    from workers.documents.content import finding_notice_document
+
+    svc = services()
+    finding = _finding(finding_id)
+    if finding.status == FILED:
+        return "not issued"
+    if deadline_number != NOTICE_DEADLINE_NUMBER:
+        return "not printed"
+    return _print(
+        f"notice {finding_id}/{deadline_number}", finding.notice_documents.get(deadline_number),
+        lambda: finding_notice_document(svc.duban, finding.id, deadline_number),
+        lambda **values: svc.duban.register_notice_document(finding.id, deadline_number=deadline_number, **values),
+    )  # fmt: skip
+
+
+def render_unit_notice(notice_id: str) -> str:
+    """A unit notice's PDF (started by ``UnitNotice.Issued``)."""
+    from workers.documents.content import unit_notice_document
+
+    svc = services()
+    notice = svc.duban.unit_notice(UUID(notice_id))
+    return _print(
+        f"unit notice {notice_id}", notice.document_sha256,
+        lambda: unit_notice_document(svc.duban, notice.id),
+        lambda **values: svc.duban.register_unit_notice_document(notice.id, **values),
+    )  # fmt: skip
+
+
+#: The job that prints each kind of document in the registry, with its arguments.
+def document_job(kind: str, source_id: str):  # type: ignore[no-untyped-def]
+    if kind in ("criticism", "ranking"):
+        return render_circular, (source_id,), f"render-circular_{source_id}"
+    if kind == "finding_notice":
+        return render_finding_notice, (source_id, 1), f"render-notice_{source_id}_1"
+    return render_unit_notice, (source_id,), f"render-unit-notice_{source_id}"
+
+
+def sweep_documents() -> dict[str, int]:
+    """Documents issued more than ``DOCUMENT_GRACE`` ago and still without a
+    registered PDF (their job lost with Redis, or issued before the policy
+    knew of documents): printed here, a few per sweep."""
+    svc = services()
+    counts = {"documents": 0, "documents_failed": 0}
+    if svc.documents is None:
+        return counts
+    before = (svc.duban.clock() - DOCUMENT_GRACE).astimezone(timezone.utc).isoformat()
+    for row in svc.documents.unregistered(issued_before=before, limit=SWEEP_DOCUMENTS):
+        func, args, _ = document_job(row.kind, row.source_id)
+        try:
+            func(*args)
+            counts["documents"] += 1
+        except Exception:  # one bad document must not stop the others
+            counts["documents_failed"] += 1
+            log.exception("sweep: document %s", row.document_id)
     return counts

@@ -23,8 +23,10 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.utils import get_topic
 
+from domain.circular import Circular
 from domain.events import CHINA
-from domain.finding import Finding
+from domain.finding import NOTICE_DEADLINE_NUMBER, Finding
+from domain.unit_notice import UnitNotice
 from domain.rules.deductions import end_of_deadline
 from projections.postgres import PostgresView
 from projections.runner import Follower
@@ -75,7 +77,7 @@ class PolicyProjection(BatchProjection):
         get_topic(cls)
         for cls in (
             Finding.Filed, Finding.NoticeIssued, Finding.ExtensionGranted,
-            Finding.RectificationRejected, Finding.DeadlineMissed,
+            Finding.RectificationRejected, Finding.DeadlineMissed, Circular.Issued, UnitNotice.Issued,
         )
     )  # fmt: skip
 
@@ -131,6 +133,21 @@ class PolicyProjection(BatchProjection):
     def _(self, e: Finding.NoticeIssued, rows: Rows) -> None:
         number = self._deadline_set(e, rows, e.deadline)
         self._jobs.append((jobs.send_notice, (str(e.originator_id), number), f"notice_{e.originator_id}_{number}"))
+        # The notice's document (整改通知书): printed, stored, its hash registered.
+        self._jobs.append(
+            (jobs.render_finding_notice, (str(e.originator_id), NOTICE_DEADLINE_NUMBER),
+             f"render-notice_{e.originator_id}_{NOTICE_DEADLINE_NUMBER}")
+        )  # fmt: skip
+
+    @apply.register
+    def _(self, e: Circular.Issued, rows: Rows) -> None:
+        self._jobs.append((jobs.render_circular, (str(e.originator_id),), f"render-circular_{e.originator_id}"))
+
+    @apply.register
+    def _(self, e: UnitNotice.Issued, rows: Rows) -> None:
+        self._jobs.append(
+            (jobs.render_unit_notice, (str(e.originator_id),), f"render-unit-notice_{e.originator_id}")
+        )
 
     @apply.register
     def _(self, e: Finding.ExtensionGranted, rows: Rows) -> None:

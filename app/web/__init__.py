@@ -20,3 +20,7 @@ def register_blueprints(app: Flask) -> None:
     from app.web import excel
 
     app.register_blueprint(excel.bp)
+
+    from app.web import documents
+
+    app.register_blueprint(documents.bp)

@@ -228,6 +228,12 @@ def render_finding(
         escalation_hint = rt.duban.escalation_due(finding_id)
         missable = rt.duban.finding(finding_id).is_missable(rt.clock())
     state = {**row, "missable": missable}
+    from app.web.documents import document_for, download_url
+
+    notice = document_for(finding_id)
+    notice_document = (
+        {"row": notice, "download": download_url(notice) if notice.rendered else None} if notice is not None else None
+    )
     actions = [a for a in ACTIONS.values() if actor.role in a.roles and a.shown(state)]
     if failed and failed in ACTIONS and ACTIONS[failed] not in actions and actor.role in ACTIONS[failed].roles:
         actions.append(ACTIONS[failed])  # keep the form the user just used next to its message
@@ -243,6 +249,8 @@ def render_finding(
             error_in_form=any(a.slug == failed for a in actions),
             values=values or {},
             fresh=fresh,
+            notice_document=notice_document,
+            may_issue_unit_notice=actor.role in (INSPECTOR, COMMAND),
         ),
         status,
     )
