@@ -204,6 +204,28 @@ class DocumentRow:
     def is_circular(self) -> bool:
         return self.kind not in (FINDING_NOTICE, UNIT_NOTICE)
 
+    @property
+    def download_path(self) -> str:
+        """The download address (``app.web.documents.download``), as a path."""
+        return f"/documents/{self.display_code}.pdf"
+
+    # A mapping too, for templates and callers that read rows as dicts:
+    # every field, plus ``verification_code`` (as printed), ``download_url``, ``rendered``.
+    def as_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data.update(verification_code=self.display_code, download_url=self.download_path, rendered=self.rendered,
+                    kind_label=self.kind_label)  # fmt: skip
+        return data
+
+    def keys(self) -> list[str]:
+        return list(self.as_dict())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.as_dict().get(key, default)
+
     @classmethod
     def of(cls, row: Any) -> DocumentRow:
         data = dict(row)

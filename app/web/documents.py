@@ -22,6 +22,7 @@ draft or not issued — and ``download_url(row)`` its download address;
 from __future__ import annotations
 
 import hashlib
+from io import BytesIO
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
@@ -74,6 +75,7 @@ def document_for(source_id: UUID | str) -> DocumentRow | None:
 
 
 def download_url(row: DocumentRow) -> str:
+    """The PDF's download address (the same as ``row.download_path``)."""
     return url_for("documents.download", code=row.display_code)
 
 
@@ -136,8 +138,9 @@ def download(code: str) -> Any:
     if not files.exists(row.sha256 or ""):
         raise DocumentFileMissing()
     name = f"{row.document_number or row.kind_label}（{row.display_code}）.pdf"
+    # Read whole (a few MB at most): no open file is left to the response's closing.
     response: Response = send_file(
-        files.path(row.sha256 or ""), mimetype="application/pdf", as_attachment=True, download_name=name,
+        BytesIO(files.read(row.sha256 or "")), mimetype="application/pdf", as_attachment=True, download_name=name,
         max_age=0, conditional=False, etag=False, last_modified=None,
     )  # fmt: skip
     response.headers["Cache-Control"] = "no-store"
