@@ -19,6 +19,7 @@ from projections.ledger_query import LedgerQuery
 from projections.runner import Follower, documents_projection, ledger_projection, scores_projection
 from projections.scores_query import ScoreQuery
 from tests.integration.county import County, build_county, local, opened
+from tests.workers.conftest import redis  # noqa: F401 - the real Redis database 15, for the RQ test
 from workers import context
 from workers.channels import WebhookChannel
 from workers.documents.storage import DocumentStore
