@@ -260,8 +260,9 @@ def sweep() -> dict[str, int]:
 # Documents (公文): print an issued document, store its PDF, register its hash
 #: How long the sweep leaves an issued document to its render job before printing it itself.
 DOCUMENT_GRACE = timedelta(minutes=10)
-#: At most this many documents printed by one sweep (each takes a second or two).
-SWEEP_DOCUMENTS = 20
+#: At most this many documents printed by one sweep (each takes a second or two, a
+#: long ranking up to a minute; the sweep is one RQ job with RQ's default timeout).
+SWEEP_DOCUMENTS = 5
 #: How long a ranking circular's job waits for the score view to reach the log's head.
 SCORES_WAIT_SECONDS = 30.0
 

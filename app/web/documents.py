@@ -265,9 +265,12 @@ def verify_upload(code: str) -> Any:
     if upload is None or not upload.filename:
         return _render_verify(code, rows, error="请选择要核验的文件", status=422)
     digest, size = hashlib.sha256(), 0
-    while chunk := upload.stream.read(1 << 16):
-        digest.update(chunk)
-        size += len(chunk)
+    try:
+        while chunk := upload.stream.read(1 << 16):
+            digest.update(chunk)
+            size += len(chunk)
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file: never kept
     uploaded = digest.hexdigest()
     registered = [r for r in rows if r.rendered]
     if not registered:

@@ -99,9 +99,17 @@ def test_downloads_are_scoped(client, county, printer):
 
 
 def _upload(client, code: str, data: bytes) -> Any:
-    from io import BytesIO
+    """A multipart POST built by hand: the test client would spool a large body
+    to a temporary file that is only closed with a consumed response."""
+    from tests.web.conftest import token
 
-    return post(client, f"/verify/{code}", {"file": (BytesIO(data), "通报.pdf")}, content_type="multipart/form-data")
+    boundary = "duban-test-boundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token(client)}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"document.pdf\"\r\n"
+        "Content-Type: application/pdf\r\n\r\n"
+    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return client.post(f"/verify/{code}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def test_the_verification_page_needs_no_sign_in_and_compares_files_byte_for_byte(client, county, printer):
@@ -130,6 +138,10 @@ def test_the_verification_page_needs_no_sign_in_and_compares_files_byte_for_byte
     assert same.status_code == 200 and "与登记的原件完全一致" in text_of(same.get_data(as_text=True), "verify-outcome")
     changed = _upload(client, code, stored[:-1] + bytes([stored[-1] ^ 1]))
     assert "与登记的原件不一致" in text_of(changed.get_data(as_text=True), "verify-outcome")
+    # Larger than the app's 2 MB form limit, within the page's own 20 MB.
+    large = _upload(client, code, b"%PDF" + b"0" * (3 * 1024 * 1024))
+    assert large.status_code == 200 and "与登记的原件不一致" in large.get_data(as_text=True)
+    assert _upload(client, code, b"0" * (21 * 1024 * 1024)).status_code == 413
     # The form token is required, as on every form.
     from io import BytesIO
 

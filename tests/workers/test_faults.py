@@ -547,6 +547,7 @@ def test_restarted_policies_and_ledger_go_on_from_their_tracked_positions(store_
         assert all(j.startswith("sweep_") for j in others), others
         assert sorted(about_later) == sorted(
             [f"issue-notice_{f}" for f in later] + [f"notice_{f}_1" for f in later]
+            + [f"render-notice_{f}_1" for f in later]  # the notice's document (issue 5)
         )  # fmt: skip
         for finding_id in [*first, *later]:
             assert kinds(bg.app, finding_id)["NoticeIssued"] == 1
