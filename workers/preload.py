@@ -10,4 +10,5 @@ import projections.runner  # noqa: F401
 import workers.channels  # noqa: F401
 import workers.clock  # noqa: F401
 import workers.context  # noqa: F401
+import workers.documents.render  # noqa: F401  (WeasyPrint, ~1 s to import, and its fonts)
 import workers.jobs  # noqa: F401
