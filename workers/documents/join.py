@@ -79,7 +79,7 @@ def join_sections(
             after = _stream(writer, b"\nQ q /DubanFurniture Do Q\n")
             added[NameObject("/Contents")] = ArrayObject([before, *original, after])
             number += 1
-    signed = f"D:{document.signed_on:%Y%m%d}000000+08'00'"
+    signed = f"D:{document.signed_on:%Y%m%d}000000+08'00"  # as WeasyPrint writes it
     writer.add_metadata({
         "/Title": document.title, "/Author": document.signatory, "/Creator": "Duban",
         "/Producer": f"WeasyPrint {__import__('weasyprint').__version__} + pypdf",

@@ -233,9 +233,12 @@ def render_pdf(document: OfficialDocument) -> bytes:
     if len(sections) == 1:
         return _render(html_of(document, sections[0], furniture=True), identifier)
     htmls = [html_of(document, section, furniture=False) for section in sections]
-    context = multiprocessing.get_context("fork")
-    with context.Pool(min(workers, len(htmls))) as pool:
-        parts = pool.starmap(_render, [(html, identifier) for html in htmls])
+    if multiprocessing.current_process().daemon:  # a daemonic process may not fork workers
+        parts = [_render(html, identifier) for html in htmls]
+    else:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(workers, len(htmls))) as pool:
+            parts = pool.starmap(_render, [(html, identifier) for html in htmls])
     from workers.documents.join import join_sections
 
     return join_sections(document, parts, identifier, lambda pages: _render(
