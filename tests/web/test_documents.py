@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,3 +192,20 @@ def test_the_offices_issue_a_units_notice_of_its_open_findings(client, county, p
     assert client.get(f"/documents/{code}.pdf").status_code == 200
     act_as(client, county.unit_b, "unit")
     assert client.get(f"/documents/{code}.pdf").status_code == 403
+
+
+def test_the_circular_page_says_rendering_then_offers_the_pdf(client, county, printer):
+    _, circular = issued(county)
+    act_as(client, county.unit_a1, "unit")
+    before = client.get(f"/circulars/{circular}").get_data(as_text=True)
+    assert "正式文件正在生成" in before and 'id="download"' not in before
+
+    jobs.render_circular(str(circular))
+    county.settle()
+
+    after = client.get(f"/circulars/{circular}").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)" id="download">', after)
+    assert link is not None and code_of(county, circular) in after
+    pdf = client.get(link.group(1))
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert hashlib.sha256(pdf.data).hexdigest() == county.runtime.documents.for_source(str(circular)).sha256
