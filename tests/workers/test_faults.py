@@ -384,6 +384,8 @@ def test_findings_filed_while_redis_is_down_get_their_notices_once_it_is_back(st
         try:
             before = bg.file(0)
             eventually(lambda: delivered(bg.app, message_id("notice", before, 1), bg.notice_pairs()), "a notice")
+            # The notice's PDF is printed by a later job: Redis goes down with the worker idle.
+            eventually(lambda: bool(bg.app.finding(before).notice_documents), "the notice printed")
             eventually(lambda: settled(bg.queue), "the jobs so far")
 
             with redis_stopped():
