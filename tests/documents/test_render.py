@@ -57,13 +57,13 @@ def printed() -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def joined() -> bytes:
-    """A 120-row circular laid out in parallel sections (forced by low thresholds)."""
-    saved = render.PARALLEL_ROWS, render.MIN_SECTION_ROWS
-    render.PARALLEL_ROWS, render.MIN_SECTION_ROWS = 50, 40
+    """A 120-row circular laid out in two parallel sections (forced by low thresholds)."""
+    saved = render.PARALLEL_ROWS, render.MAX_SECTION_ROWS
+    render.PARALLEL_ROWS, render.MAX_SECTION_ROWS = 50, 60
     try:
         return render.render_pdf(samples.criticism(120))
     finally:
-        render.PARALLEL_ROWS, render.MIN_SECTION_ROWS = saved
+        render.PARALLEL_ROWS, render.MAX_SECTION_ROWS = saved
 
 
 def pages_of(pdf: bytes):  # type: ignore[no-untyped-def]
@@ -255,12 +255,12 @@ def test_a_long_table_laid_out_in_sections(joined: bytes) -> None:
     assert all("问题描述" in text for text in texts[first:])
     assert "抄送" in texts[-1] and not any("抄送" in t for t in texts[:-1])
     assert squeeze(document.title) in texts[0]
-    saved = render.PARALLEL_ROWS, render.MIN_SECTION_ROWS
-    render.PARALLEL_ROWS, render.MIN_SECTION_ROWS = 50, 40
+    saved = render.PARALLEL_ROWS, render.MAX_SECTION_ROWS
+    render.PARALLEL_ROWS, render.MAX_SECTION_ROWS = 50, 60
     try:
         assert render.render_pdf(document) == joined
     finally:
-        render.PARALLEL_ROWS, render.MIN_SECTION_ROWS = saved
+        render.PARALLEL_ROWS, render.MAX_SECTION_ROWS = saved
 
 
 def page_one_picture(pdf: bytes) -> Image.Image:
@@ -281,3 +281,12 @@ def test_page_one_looks_like_the_reference(printed: dict[str, bytes]) -> None:
     assert picture.size == reference.size
     difference = ImageStat.Stat(ImageChops.difference(picture, reference)).mean[0]
     assert difference < 2.0, f"mean absolute pixel difference {difference:.2f}"
+
+
+def test_how_a_long_table_is_cut_never_depends_on_the_machine(joined: bytes, monkeypatch) -> None:
+    """A reprint on a machine with another number of CPUs must give the registered bytes."""
+    monkeypatch.setattr(render, "PARALLEL_ROWS", 50)
+    monkeypatch.setattr(render, "MAX_SECTION_ROWS", 60)
+    for cpus in (1, 8):
+        monkeypatch.setattr(render.os, "cpu_count", lambda cpus=cpus: cpus)
+        assert render.render_pdf(samples.criticism(120)) == joined

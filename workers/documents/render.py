@@ -70,10 +70,10 @@ FONT_CONFIG = FontConfiguration()
 
 #: A table longer than this is laid out in sections, in parallel processes.
 PARALLEL_ROWS = 400
-#: Rows per section at least (smaller sections gain nothing), and at most: WeasyPrint's table
-#: layout grows faster than the rows (1,000 rows: 4.5 s; 500: 1.9 s), so 2,000 rows are cut
-#: into four sections even on two CPUs.
-MIN_SECTION_ROWS = 200
+#: Rows per section at most: WeasyPrint's table layout grows faster than the rows (1,000 rows:
+#: 4.5 s; 500: 1.9 s), so 2,000 rows are cut into four sections. How a table is cut depends on
+#: its length alone, never on the machine: a section starts a new page, so cutting by the number
+#: of CPUs would make a reprint on another machine differ from the registered bytes.
 MAX_SECTION_ROWS = 500
 
 MM = 72 / 25.4  # points per millimetre
@@ -161,15 +161,15 @@ def blocks_of(document: OfficialDocument) -> list[Block]:
     return blocks
 
 
-def sections_of(blocks: list[Block], workers: int) -> list[list[Block]]:
-    """Cut the longest table into sections of consecutive rows (one per worker)."""
+def sections_of(blocks: list[Block]) -> list[list[Block]]:
+    """Cut the longest table into sections of consecutive rows, by its length alone."""
     tables = [(len(b.rows), i) for i, b in enumerate(blocks) if b.kind == "table"]
-    if not tables or workers < 2:
+    if not tables:
         return [blocks]
     length, at = max(tables)
     if length <= PARALLEL_ROWS:
         return [blocks]
-    count = max(1, min(workers, length // MIN_SECTION_ROWS), math.ceil(length / MAX_SECTION_ROWS))
+    count = math.ceil(length / MAX_SECTION_ROWS)
     if count < 2:
         return [blocks]
     size = math.ceil(length / count)
@@ -231,12 +231,13 @@ def _render(html: str, identifier: bytes) -> bytes:
 def render_pdf(document: OfficialDocument) -> bytes:
     """The document's PDF; the same document always gives the same bytes."""
     workers = os.cpu_count() or 1
-    sections = sections_of(blocks_of(document), workers)
+    sections = sections_of(blocks_of(document))
     identifier = pdf_identifier(document)
     if len(sections) == 1:
         return _render(html_of(document, sections[0], furniture=True), identifier)
     htmls = [html_of(document, section, furniture=False) for section in sections]
-    if multiprocessing.current_process().daemon:  # a daemonic process may not fork workers
+    # One CPU, or a daemonic process (which may not fork): the same sections, one after another.
+    if workers < 2 or multiprocessing.current_process().daemon:
         parts = [_render(html, identifier) for html in htmls]
     else:
         context = multiprocessing.get_context("fork")
