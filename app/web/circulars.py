@@ -77,10 +77,11 @@ def _ids(values: list[str]) -> list[UUID]:
     return found
 
 
-def one_line(text: str) -> str:
-    """Lines typed into a text box joined without a space: a line break between
-    Chinese characters would print as a visible space in the official document."""
-    return "".join(line.strip() for line in text.splitlines()).strip()
+def paragraphs_text(text: str) -> str:
+    """The body as typed, one paragraph a line: each line is printed as its own
+    paragraph (一、 and （一） lines as headings), never as a line broken inside a
+    paragraph, which would print a visible space between Chinese characters."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _defaults(kind: str, period: str) -> dict[str, str]:
@@ -194,7 +195,7 @@ def create() -> Any:
         if values["kind"] not in CIRCULAR_KINDS:
             raise InvalidInput("请选择通报类型")
         periods.kind_of(values["period"])
-        body = one_line(values["body"])
+        body = paragraphs_text(values["body"])
         result = runtime().duban.draft_circular(
             county_id=actor.county_id,
             kind=values["kind"],
@@ -280,7 +281,7 @@ def edit(circular_id: str) -> Any:
         result = runtime().duban.edit_circular(
             UUID(row["circular_id"]),
             title=values["title"],
-            body=one_line(values["body"]),
+            body=paragraphs_text(values["body"]),
             finding_ids=_ids(values["finding_ids"]),
             unit_ids=_ids(values["unit_ids"]),
             actor=actor,

@@ -64,13 +64,15 @@ def test_the_command_office_drafts_edits_issues_and_revokes_a_circular(client, c
     late_and_inadequate(county, clock)
     act_as(client, county.command, "command")
 
-    created = draft(client, county, body="经研究，\n决定通报批评。")
+    created = draft(client, county, body="  各镇（街道）：\r\n\r\n经研究，决定通报批评。\n一、被通报单位\n")
     assert created.status_code == 302
     url = created.headers["Location"]
     page = client.get(url).get_data(as_text=True)
     assert text_of(page, "status") == "草稿"
-    assert "经研究，决定通报批评。" in page  # a newline typed in the body is not kept
     circular_id = url.rsplit("/", 1)[1]
+    # One paragraph a line, blank lines and stray spaces dropped: each line prints as its own paragraph.
+    assert county.duban.circular(circular_id).body == "各镇（街道）：\n经研究，决定通报批评。\n一、被通报单位"
+    assert "<p>经研究，决定通报批评。</p>" in page
 
     before = county.duban.position()
     edited = post(client, f"{url}/edit", {"title": "关于整改不力单位的通报", "body": "决定通报。", "unit_ids": [str(county.town_b)]})

@@ -24,6 +24,8 @@ Two inputs are not in the domain's history, and each is pinned:
 
 from __future__ import annotations
 
+import re
+
 import os
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -39,9 +41,11 @@ from domain.finding import CLOSED, NOTICE_DEADLINE_NUMBER, STATUSES, WITHDRAWN, 
 from domain.rules import periods
 from domain.unit_notice import UnitNotice
 from workers.documents.model import (
+    BODY,
     CRITICISM,
     FINDING_NOTICE,
     HEADING_1,
+    HEADING_2,
     RANKING,
     UNIT_NOTICE,
     Attachment,
@@ -120,8 +124,33 @@ def sentence(text: str) -> str:
     return text if not text or text[-1] in "。！？；：" else text + "。"
 
 
+_HEADING_1 = re.compile(r"^[一二三四五六七八九十]+、")
+_HEADING_2 = re.compile(r"^（[一二三四五六七八九十]+）")
+
+
 def paragraphs_of(body: str) -> tuple[Paragraph, ...]:
-    return tuple(Paragraph(line.strip()) for line in (body or "").splitlines() if line.strip())
+    """The office's own text, a paragraph a line; its 一、 and （一） lines are headings."""
+    found = []
+    for line in (body or "").splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        level = HEADING_1 if _HEADING_1.match(text) else HEADING_2 if _HEADING_2.match(text) else BODY
+        found.append(Paragraph(text, level))
+    return tuple(found)
+
+
+def addressed(body: str, default: str) -> tuple[str, str]:
+    """(addressees, the rest of the body): an office that opens its text with the
+    addressees ("各街镇、县直各相关部门：") names them itself; they are printed once."""
+    lines = [line.strip() for line in (body or "").splitlines() if line.strip()]
+    if lines and lines[0].endswith("：") and len(lines[0]) <= 40 and "。" not in lines[0]:
+        return lines[0], "\n".join(lines[1:])
+    return default, body
+
+
+def _structured(paragraphs: list[Paragraph]) -> bool:
+    return any(p.level == HEADING_1 for p in paragraphs)
 
 
 def points_text(value: Decimal) -> str:
@@ -195,23 +224,24 @@ def circular_document(duban: Any, circular_id: UUID, scores: Any = None) -> Buil
     county_name = history.name(circular.county_id)
     letterhead = _letterhead(current.letterhead, county_name)
     issued_on = date.fromisoformat(issued.issued_on)
+    addressees, body = addressed(circular.body, letterhead.addressees)
     if circular.kind == CIRCULAR_CRITICISM:
         deducted = {
             e.unit_id: e.points
             for e in duban.history(circular_id)
             if isinstance(e, Circular.PointsDeducted) and e.timestamp <= issued.timestamp
         }
-        fields = _criticism(circular, issued, history, deducted, letterhead)
+        fields = _criticism(circular, issued, history, deducted, letterhead, body)
         kind = CRITICISM
     else:
         if scores is None:
             raise RuntimeError("a ranking circular needs the score view")
-        fields = _ranking(circular, issued, scores)
+        fields = _ranking(circular, issued, scores, body)
         kind = RANKING
     return Built(
         _document(
             kind, circular_id, letterhead, issued_on,
-            document_number=issued.document_number, title=circular.title, addressees=letterhead.addressees,
+            document_number=issued.document_number, title=circular.title, addressees=addressees,
             **fields,
         ),
         letterhead,
@@ -229,7 +259,8 @@ def _finding_status(finding: Finding) -> str:
 
 
 def _criticism(
-    circular: Circular, issued: Any, history: History, deducted: dict[UUID, Decimal], letterhead: Letterhead
+    circular: Circular, issued: Any, history: History, deducted: dict[UUID, Decimal], letterhead: Letterhead,
+    body: str,
 ) -> dict[str, Any]:
     units = list(issued.unit_ids)
     findings = [history.get(f) for f in issued.finding_ids]
@@ -240,8 +271,10 @@ def _criticism(
             if unit_id in by_unit:
                 by_unit[unit_id].append(finding)
                 break
-    paragraphs = list(paragraphs_of(circular.body))
-    paragraphs.append(Paragraph("一、被通报单位", HEADING_1))
+    paragraphs = list(paragraphs_of(body))
+    own_headings = not _structured(paragraphs)  # the office's text has its own 一、二、: add none
+    if own_headings:
+        paragraphs.append(Paragraph("一、被通报单位", HEADING_1))
     rows = []
     for number, unit_id in enumerate(units, start=1):
         points = deducted.get(unit_id)
@@ -261,7 +294,8 @@ def _criticism(
     )  # fmt: skip
     attachments: tuple[Attachment, ...] = ()
     if findings:
-        paragraphs.append(Paragraph("二、有关要求", HEADING_1))
+        if own_headings:
+            paragraphs.append(Paragraph("二、有关要求", HEADING_1))
         paragraphs.append(
             Paragraph(f"被通报单位要认真反思，举一反三，对附件所列问题逐项整改到位，并将整改情况书面报{letterhead.signatory}。")
         )
@@ -290,12 +324,12 @@ def ranking_as_of(issued_on: date) -> date:
     return issued_on - timedelta(days=1)
 
 
-def _ranking(circular: Circular, issued: Any, scores: Any) -> dict[str, Any]:
+def _ranking(circular: Circular, issued: Any, scores: Any, body: str) -> dict[str, Any]:
     from projections.scores_query import KIND_LABELS
 
     as_of = ranking_as_of(date.fromisoformat(issued.issued_on))
     ranking = scores.ranking(str(circular.county_id), circular.period, as_of)
-    paragraphs = list(paragraphs_of(circular.body))
+    paragraphs = list(paragraphs_of(body))
     paragraphs.append(
         Paragraph(f"本次考评周期为{periods.label(circular.period)}，考评数据截至{chinese_date(as_of)}。")
     )
