@@ -62,6 +62,27 @@ OPENING = time(9, 0)
 SWEEP = time(8, 30)
 
 
+def fill_words(rng: random.Random, months: tuple[int, int], last_year: int) -> dict[str, Any]:
+    """Words for a finding's description template (FILL), drawn from ``rng`` in a fixed order."""
+    cause, needed = rng.choice(FILL["cause"])
+    a = rng.randint(3, 6)
+    return {
+        "month": rng.randint(*months),
+        "last_year": last_year,
+        "income": rng.choice(FILL["income"]),
+        "member": rng.choice(FILL["member"]),
+        "a": a,
+        "b": a + rng.choice((-1, 1)),
+        "cause": cause,
+        "needed": needed,
+        "measure": rng.choice(FILL["measure"]),
+        "crop": rng.choice(FILL["crop"]),
+        "relation": rng.choice(FILL["relation"]),
+        "term": rng.choice(FILL["term"]),
+        "n": rng.randint(2, 17),
+    }
+
+
 def demo_id(key: str) -> UUID:
     """The fixed id of a demo record, e.g. ``demo_id("unit:米脂县")``."""
     return uuid5(DEMO_NAMESPACE, key)
@@ -628,24 +649,8 @@ class _Story:
                 return body + str(check)
 
     def _words(self) -> dict[str, Any]:
-        rng = self.rng
-        cause, needed = rng.choice(FILL["cause"])
-        a = rng.randint(3, 6)
-        return {
-            "month": rng.randint(max(1, self.start_day.month - 4), self.start_day.month),
-            "last_year": self.start_day.year - 1,
-            "income": rng.choice(FILL["income"]),
-            "member": rng.choice(FILL["member"]),
-            "a": a,
-            "b": a + rng.choice((-1, 1)),
-            "cause": cause,
-            "needed": needed,
-            "measure": rng.choice(FILL["measure"]),
-            "crop": rng.choice(FILL["crop"]),
-            "relation": rng.choice(FILL["relation"]),
-            "term": rng.choice(FILL["term"]),
-            "n": rng.randint(2, 17),
-        }
+        month = self.start_day.month
+        return fill_words(self.rng, (max(1, month - 4), month), self.start_day.year - 1)
 
     def _targets(self) -> list[tuple[str, CheckItem]]:
         """Distinct (unit, check item) pairs for the inspection: ~2/3 villages."""

@@ -91,9 +91,9 @@ from app.demo import (  # noqa: E402
     DENIAL_REASONS,
     EVIDENCE,
     EXTENSION_REASONS,
-    FILL,
     WITHDRAW_REASONS,
     CheckItem,
+    fill_words,
 )
 from bench.county_shape import DISCIPLINE_NAME, OFFICE_NAME, Shape, make_shape  # noqa: E402
 from domain.errors import DomainError  # noqa: E402
@@ -619,25 +619,8 @@ class _Story:
         return f
 
     def _words(self) -> dict[str, Any]:
-        rng = self.rng
-        cause, needed = rng.choice(FILL["cause"])
-        a = rng.randint(3, 6)
         month = local_date(self.now()).month
-        return {
-            "month": rng.randint(max(1, month - 3), month),
-            "last_year": self.start.year - 1,
-            "income": rng.choice(FILL["income"]),
-            "member": rng.choice(FILL["member"]),
-            "a": a,
-            "b": a + rng.choice((-1, 1)),
-            "cause": cause,
-            "needed": needed,
-            "measure": rng.choice(FILL["measure"]),
-            "crop": rng.choice(FILL["crop"]),
-            "relation": rng.choice(FILL["relation"]),
-            "term": rng.choice(FILL["term"]),
-            "n": rng.randint(2, 17),
-        }
+        return fill_words(self.rng, (max(1, month - 3), month), self.start.year - 1)
 
     def _household(self) -> str:
         weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

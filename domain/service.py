@@ -492,12 +492,7 @@ class Duban(Application[UUID]):
         actor: Actor,
     ) -> Recorded:
         findings, units = tuple(finding_ids), tuple(unit_ids)
-        for finding_id in findings:
-            if self.finding(finding_id).county_id != county_id:
-                raise UnknownFinding()
-        for unit_id in units:
-            if self.unit(unit_id).county_id != county_id:
-                raise UnknownUnit()
+        self._require_in_county(county_id, findings, units)
         circular = Circular.draft(
             county_id=county_id,
             kind=kind,
