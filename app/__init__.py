@@ -74,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["duban"] = runtime
 
+    from app.access import init_access
     from app.cli import register_commands
     from app.csrf import init_csrf
     from app.errors import register_error_handlers
@@ -85,6 +86,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def start_projector() -> None:
         runtime.ensure_started()
 
+    init_access(app)
     init_csrf(app)
     register_filters(app)
     register_blueprints(app)

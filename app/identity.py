@@ -8,20 +8,19 @@ working at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from uuid import UUID
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+
+from app.access import public
 
 from domain.errors import DomainError, InvalidInput
 from domain.events import ROLES, SYSTEM, Actor
 
 bp = Blueprint("identity", __name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: How the switcher orders units.
 KIND_ORDER = ("county", "office", "discipline", "zone", "town", "village", "department")
@@ -84,21 +83,6 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def identity_required(view: F) -> F:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_identity() is None:
-            flash("请先选择身份", "error")
-            target = None
-            if request.method == "GET":
-                query = request.query_string.decode()
-                target = request.path + (f"?{query}" if query else "")
-            return redirect(url_for("identity.choose", next=target), 303)
-        return view(*args, **kwargs)
-
-    return cast(F, wrapped)
-
-
 def _grouped_users() -> list[dict[str, Any]]:
     query = runtime().query
     units = {u["unit_id"]: u for u in query.units()}
@@ -131,12 +115,14 @@ def _render(error: str | None = None, status: int = 200) -> Any:
 
 
 @bp.get("/identity")
+@public
 def choose() -> Any:
     runtime().catch_up()
     return _render()
 
 
 @bp.post("/identity")
+@public
 def switch() -> Any:
     try:
         try:
@@ -159,6 +145,7 @@ def switch() -> Any:
 
 
 @bp.post("/identity/clear")
+@public
 def clear() -> Any:
     session.clear()
     flash("已退出当前身份", "success")

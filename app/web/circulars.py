@@ -18,7 +18,8 @@ from uuid import UUID
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from app.identity import current_actor, identity_required, runtime
+from app.access import allow, signed_in
+from app.identity import current_actor, runtime
 from app.web.as_of import period_choices, period_from
 from domain.circular import CIRCULAR_KINDS, CIRCULAR_STATUSES, CRITICISM, RANKING
 from domain.errors import DomainError, InvalidInput, NotPermitted
@@ -121,7 +122,7 @@ def _candidates(actor: Actor, period: str, chosen: Mapping[str, Any] | None = No
 
 
 @bp.get("/circulars")
-@identity_required
+@signed_in
 def index() -> Any:
     actor = _actor()
     rows = runtime().circulars.listing(str(actor.county_id), include_drafts=actor.role in DRAFT_READERS)
@@ -153,7 +154,7 @@ def _render_form(actor: Actor, values: Mapping[str, Any], error: str | None = No
 
 
 @bp.get("/circulars/new")
-@identity_required
+@allow(COMMAND)
 def new() -> Any:
     actor = _actor()
     _require_command(actor)
@@ -186,7 +187,7 @@ def _form_values() -> dict[str, Any]:
 
 
 @bp.post("/circulars/new")
-@identity_required
+@allow(COMMAND)
 def create() -> Any:
     actor = _actor()
     _require_command(actor)
@@ -215,7 +216,7 @@ def create() -> Any:
 
 
 @bp.get("/circulars/<circular_id>")
-@identity_required
+@signed_in
 def show(circular_id: str) -> Any:
     actor = _actor()
     return _render_show(actor, _circular(circular_id, actor))
@@ -271,7 +272,7 @@ def _after(circular_id: str, position: int | None, message: str) -> Any:
 
 
 @bp.post("/circulars/<circular_id>/edit")
-@identity_required
+@allow(COMMAND)
 def edit(circular_id: str) -> Any:
     actor = _actor()
     row = _circular(circular_id, actor)
@@ -292,7 +293,7 @@ def edit(circular_id: str) -> Any:
 
 
 @bp.post("/circulars/<circular_id>/issue")
-@identity_required
+@allow(COMMAND)
 def issue(circular_id: str) -> Any:
     actor = _actor()
     row = _circular(circular_id, actor)
@@ -305,7 +306,7 @@ def issue(circular_id: str) -> Any:
 
 
 @bp.post("/circulars/<circular_id>/revoke")
-@identity_required
+@allow(COMMAND)
 def revoke(circular_id: str) -> Any:
     actor = _actor()
     row = _circular(circular_id, actor)

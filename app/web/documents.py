@@ -29,7 +29,8 @@ from uuid import UUID, uuid4
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
 
-from app.identity import current_actor, current_identity, identity_required, runtime
+from app.access import allow, public, signed_in
+from app.identity import current_actor, current_identity, runtime
 from app.labels import document_details, local_time, points
 from app.web.findings import _names, _who
 from app.web.scope import NotNamedCadre
@@ -126,7 +127,7 @@ def _first(state: Any) -> None:
 
 # Download
 @bp.get("/documents/<code>.pdf")
-@identity_required
+@signed_in
 def download(code: str) -> Any:
     runtime().fresh()
     actor = current_actor()
@@ -232,6 +233,7 @@ def _render_verify(code: str, rows: list[DocumentRow], *, outcome: dict[str, Any
 
 
 @bp.get("/verify")
+@public
 def verify_form() -> Any:
     typed = (request.args.get("code") or "").strip()
     if typed:
@@ -251,6 +253,7 @@ def _found(code: str) -> list[DocumentRow]:
 
 
 @bp.get("/verify/<code>")
+@public
 def verify(code: str) -> Any:
     normal = normalize_code(code)
     if normal is not None and code != format_code(normal):
@@ -259,6 +262,7 @@ def verify(code: str) -> Any:
 
 
 @bp.post("/verify/<code>")
+@public
 def verify_upload(code: str) -> Any:
     rows = _found(code)
     upload = request.files.get("file")
@@ -321,7 +325,7 @@ def _unit_row(actor: Actor, unit_id: str) -> dict[str, Any]:
 
 
 @bp.route("/units/<unit_id>/notice", methods=["GET", "POST"])
-@identity_required
+@allow(*ISSUERS)
 def unit_notice(unit_id: str) -> Any:
     rt = runtime()
     fresh = rt.fresh()

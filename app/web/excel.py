@@ -23,7 +23,8 @@ from app.excel.findings_import import MAX_ROWS, Directory, Problem, column_label
 from app.excel.import_template import import_template
 from app.excel.ledger_export import ledger_workbook
 from app.excel.workbook import XLSX_MIMETYPE
-from app.identity import current_actor, identity_required, runtime
+from app.access import allow, signed_in
+from app.identity import current_actor, runtime
 from app.labels import local_time
 from app.web.findings import FILING_KINDS
 from app.web.ledger_filters import ledger_choice
@@ -62,7 +63,7 @@ def _xlsx(data: bytes, filename: str) -> Response:
 
 
 @bp.get("/ledger.xlsx")
-@identity_required
+@signed_in
 def ledger_export() -> Any:
     rt = runtime()
     fresh = rt.fresh()
@@ -109,7 +110,7 @@ def _allow_upload_size(endpoint: str | None, values: dict[str, Any] | None) -> N
 
 
 @bp.get("/inspections/import/template.xlsx")
-@identity_required
+@allow(*IMPORTERS)
 def template() -> Any:
     actor = current_actor()
     assert actor is not None
@@ -162,7 +163,7 @@ def _already_imported(inspection_id: UUID) -> str | None:
 
 
 @bp.route("/inspections/import", methods=["GET", "POST"])
-@identity_required
+@allow(*IMPORTERS)
 def import_findings() -> Any:
     actor = current_actor()
     assert actor is not None

@@ -18,7 +18,8 @@ from uuid import UUID, uuid4
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from app.identity import current_actor, identity_required, runtime
+from app.access import allow, signed_in
+from app.identity import current_actor, runtime
 from app.labels import actor_name, event_details, event_label, local_time
 from app.web.scope import parse_id, require_visible
 from domain.errors import ConcurrentChange, DomainError, InvalidInput, MissingField, NotPermitted
@@ -257,13 +258,13 @@ def render_finding(
 
 
 @bp.get("/findings/<finding_id>")
-@identity_required
+@signed_in
 def show(finding_id: str) -> Any:
     return render_finding(parse_id(finding_id))
 
 
 @bp.post("/findings/<finding_id>/<action>")
-@identity_required
+@allow(INSPECTOR, UNIT, COMMAND)
 def act(finding_id: str, action: str) -> Any:
     fid = parse_id(finding_id)
     spec = ACTIONS.get(action)
@@ -341,7 +342,7 @@ def _uuid(value: str, missing: DomainError, malformed: DomainError) -> UUID:
 
 
 @bp.route("/findings/new", methods=["GET", "POST"])
-@identity_required
+@allow(*FILERS)
 def new() -> Any:
     actor = current_actor()
     assert actor is not None

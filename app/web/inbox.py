@@ -16,7 +16,8 @@ from uuid import UUID
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from app.identity import current_actor, identity_required, runtime, safe_next
+from app.access import signed_in
+from app.identity import current_actor, runtime, safe_next
 from domain.events import Actor
 from domain.message import PURPOSES, AlreadyRead
 from domain.service import UnknownMessage
@@ -74,7 +75,7 @@ def unread_in_header() -> dict[str, Any]:
 
 
 @bp.get("/inbox")
-@identity_required
+@signed_in
 def index() -> Any:
     rt = runtime()
     fresh = rt.fresh()
@@ -89,7 +90,7 @@ def index() -> Any:
 
 
 @bp.post("/inbox/<message_id>/read")
-@identity_required
+@signed_in
 def mark_read(message_id: str) -> Any:
     mid = parse_message_id(message_id)
     actor = current_actor()

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from app.identity import current_actor, identity_required, runtime
+from app.access import signed_in
+from app.identity import current_actor, runtime
 from app.web.ledger_filters import ledger_choice
 from app.web.scope import scope_for
 
@@ -24,7 +25,7 @@ def _page_number(value: str | None) -> int:
 
 
 @bp.get("/")
-@identity_required
+@signed_in
 def index() -> Any:
     rt = runtime()
     fresh = rt.fresh()

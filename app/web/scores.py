@@ -13,7 +13,8 @@ from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup
 
 from app.charts import Bar, Series, Stack, bar_chart, line_chart, stacked_bar_chart
-from app.identity import current_actor, identity_required, runtime
+from app.access import allow, signed_in
+from app.identity import current_actor, runtime
 from app.web.as_of import as_of_from, period_choices, period_from
 from domain.errors import DomainError, NotPermitted, NotYourUnit, WrongCounty
 from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, UNIT, Actor
@@ -52,7 +53,7 @@ def _kind_from(args: Any) -> str:
 
 
 @bp.get("/scores")
-@identity_required
+@signed_in
 def ranking() -> Any:
     actor, day, as_of = _moment()
     period = period_from(request.args, day)
@@ -151,7 +152,7 @@ def require_unit_visible(actor: Actor, unit_id: str) -> None:
 
 
 @bp.get("/scores/units/<unit_id>")
-@identity_required
+@signed_in
 def unit(unit_id: str) -> Any:
     actor, day, as_of = _moment()
     try:
@@ -179,7 +180,7 @@ def unit(unit_id: str) -> Any:
 
 
 @bp.get("/dashboard")
-@identity_required
+@allow(INSPECTOR, COMMAND, DISCIPLINE)
 def dashboard() -> Any:
     actor, day, as_of = _moment()
     if actor.role not in DASHBOARD_ROLES:
@@ -221,7 +222,7 @@ def _status_bars(groups: list[dict[str, Any]], as_of: date | None) -> Markup:
 
 
 @bp.get("/scores.xlsx")
-@identity_required
+@signed_in
 def export() -> Any:
     """The score table of one kind of unit for a period, as the ranking page shows it."""
     from app.excel.workbook import DATE, DECIMAL, INTEGER, PERCENT, TEXT, Column, table_workbook

@@ -52,7 +52,7 @@ def test_pages_without_identity_redirect_to_the_switcher(client, county):
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/identity?next=")
     page = client.get(response.headers["Location"]).text
-    assert "请先选择身份" in page
+    assert "请先登录" in page
 
 
 def test_commands_without_identity_redirect_and_record_nothing(client, county):
