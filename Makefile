@@ -26,7 +26,8 @@ run-services: setup
 	$(SERVICES_ENV) CREATE_TABLE=n PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start
 
 # pytest exit 5 = no tests collected: kept as a failure, with a message.
-test: setup
+test:
+	DUBAN_TEST_SETUP=1 bash scripts/setup.sh
 	bash scripts/ensure-services.sh
 	@rc=0; $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED: pytest collected no tests (exit 5)" >&2; fi; \

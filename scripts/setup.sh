@@ -23,6 +23,10 @@ find_python() {
 # (a) system packages
 PY="$(find_python || true)"
 apt_pkgs=(fonts-noto-cjk libharfbuzz-subset0)
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+if [ "${DUBAN_TEST_SETUP:-}" = 1 ]; then
+    apt_pkgs+=(chromium)
+fi
 if [ -z "$PY" ] || ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     apt_pkgs+=(python3-venv)
 fi
