@@ -7,6 +7,7 @@ by events, and a user's roles are granted and revoked by events.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -208,6 +209,36 @@ class Unit(Aggregate):
         )  # fmt: skip
 
 
+#: A sha256 digest, hex.
+TOKEN_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+MAX_ACTIVE_TOKENS = 20
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    token_id: str
+    role: str
+    label: str
+    digest: str
+    issued_at: datetime
+    revoked_at: datetime | None = None
+
+
+class UnknownToken(DomainError):
+    status = 404
+    message = "找不到该接口密钥"
+
+
+class TokenAlreadyRevoked(DomainError):
+    status = 409
+    message = "该接口密钥已被吊销"
+
+
+class TooManyTokens(DomainError):
+    status = 409
+    message = f"有效的接口密钥不能超过{MAX_ACTIVE_TOKENS}个，请先吊销不用的密钥"
+
+
 class User(Aggregate):
     class Event(DubanEvent):
         pass
@@ -239,6 +270,29 @@ class User(Aggregate):
         def apply(self, user: User) -> None:
             user.email = self.email
 
+    class ApiTokenIssued(Event):
+        """A key for another county system to act as this user in one role.
+
+        Only a digest of the secret is kept: the secret is shown once, when issued."""
+
+        token_id: str
+        role: str
+        label: str
+        digest: str
+
+        def apply(self, user: User) -> None:
+            user.api_tokens = {
+                **user.api_tokens,
+                self.token_id: ApiToken(self.token_id, self.role, self.label, self.digest, self.timestamp),
+            }
+
+    class ApiTokenRevoked(Event):
+        token_id: str
+
+        def apply(self, user: User) -> None:
+            token = user.api_tokens[self.token_id]
+            user.api_tokens = {**user.api_tokens, self.token_id: replace(token, revoked_at=self.timestamp)}
+
     def __init__(self, county_id: UUID, unit_id: UUID, name: str, login: str, roles: list[str]):
         self.county_id = county_id
         self.unit_id = unit_id
@@ -246,6 +300,7 @@ class User(Aggregate):
         self.login = login
         self.roles = tuple(sorted(set(roles)))
         self.email = ""
+        self.api_tokens: dict[str, ApiToken] = {}
 
     @classmethod
     def register(
@@ -306,6 +361,43 @@ class User(Aggregate):
         if email and not EMAIL.match(email):
             raise InvalidEmail()
         self.trigger_event(self.EmailSet, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, email=email)
+
+    def issue_api_token(
+        self, token_id: str, role: str, label: str, digest: str, actor: Actor, now: datetime
+    ) -> None:
+        """A user issues keys for themself, in a role they hold."""
+        if actor.user_id != str(self.id):
+            raise NotPermitted("只能为本人申请接口密钥")
+        if role not in self.roles:
+            raise RoleNotHeld(f"该用户没有“{ROLES.get(role, role)}”角色")
+        label = label.strip()
+        if not label:
+            raise MissingField("密钥用途")
+        if len(label) > 100:
+            raise InvalidInput("“密钥用途”不能超过100个字")
+        if not TOKEN_DIGEST.match(digest) or token_id in self.api_tokens:
+            raise InvalidInput("接口密钥无效")
+        active = [t for t in self.api_tokens.values() if t.revoked_at is None]
+        if len(active) >= MAX_ACTIVE_TOKENS:
+            raise TooManyTokens()
+        self.trigger_event(
+            self.ApiTokenIssued, timestamp=now, actor_id=actor.user_id, actor_role=actor.role,
+            token_id=token_id, role=role, label=label, digest=digest,
+        )  # fmt: skip
+
+    def revoke_api_token(self, token_id: str, actor: Actor, now: datetime) -> None:
+        """The user themself, or the command office of the county, revokes a key."""
+        if actor.user_id != str(self.id):
+            _require_admin(actor)
+            actor.require_county(self.county_id)
+        token = self.api_tokens.get(token_id)
+        if token is None:
+            raise UnknownToken()
+        if token.revoked_at is not None:
+            raise TokenAlreadyRevoked()
+        self.trigger_event(
+            self.ApiTokenRevoked, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, token_id=token_id
+        )
 
     def acting_as(self, role: str) -> Actor:
         """This user, acting in one of the roles they hold."""

@@ -267,6 +267,16 @@ class Duban(Application[UUID]):
         user.revoke_role(role, actor, self._now())
         return Recorded(user.id, self._save_all(user))
 
+    def issue_api_token(self, user_id: UUID, token_id: str, role: str, label: str, digest: str, actor: Actor) -> Recorded:
+        user = self.user(user_id)
+        user.issue_api_token(token_id, role, label, digest, actor, self._now())
+        return Recorded(user.id, self._save_all(user))
+
+    def revoke_api_token(self, user_id: UUID, token_id: str, actor: Actor) -> Recorded:
+        user = self.user(user_id)
+        user.revoke_api_token(token_id, actor, self._now())
+        return Recorded(user.id, self._save_all(user))
+
     # Rulebook and calendar
     def open_rulebook(
         self, county_id: UUID, rules: Rules, in_force_from: date, actor: Actor = SYSTEM_ACTOR
@@ -570,6 +580,20 @@ class Duban(Application[UUID]):
             actor=actor,
             now=self._now(),
         )
+        return Recorded(case.id, self._save_all(case))
+
+    def link_case_findings(self, case_id: UUID, finding_ids: Iterable[UUID], actor: Actor) -> Recorded:
+        case = self.case(case_id)
+        findings = tuple(finding_ids)
+        for finding_id in findings:
+            if self.finding(finding_id).county_id != case.county_id:
+                raise UnknownFinding()
+        case.link_findings(findings, actor, self._now())
+        return Recorded(case.id, self._save_all(case))
+
+    def record_hearing(self, case_id: UUID, held_on: date, participants: str, note: str, actor: Actor) -> Recorded:
+        case = self.case(case_id)
+        case.record_hearing(held_on, participants, note, actor, self._now())
         return Recorded(case.id, self._save_all(case))
 
     def record_sanction(self, case_id: UUID, sanction: str, subject: str, note: str, actor: Actor) -> Recorded:
