@@ -26,6 +26,7 @@ from projections.ledger_query import LedgerQuery
 from app.labels import VIEW_LABELS
 from projections.runner import PROJECTIONS, Follower
 from projections.circulars import CircularQuery
+from projections.cases import CaseQuery
 from projections.documents import DocumentQuery
 from projections.scores_query import ScoreQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
@@ -72,6 +73,7 @@ class Runtime:
         self.scores = ScoreQuery(self.views["scores"].projection.view)
         self.circulars = CircularQuery(self.views["circulars"].projection.view)
         self.documents = DocumentQuery(self.views["documents"].projection.view)
+        self.cases = CaseQuery(self.views["cases"].projection.view)
         self._lock = threading.RLock()
         self.policies = policies and embedded
         self.policy_runner: Any = None

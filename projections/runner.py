@@ -20,6 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from projections.cases import CasePostgresView, CaseProjection, CaseSQLiteView
 from projections.circulars import CircularPostgresView, CircularProjection, CircularSQLiteView
 from projections.documents import DocumentPostgresView, DocumentProjection, DocumentSQLiteView
 from projections.inbox import InboxPostgresView, InboxProjection, InboxSQLiteView
@@ -130,6 +131,10 @@ def circulars_projection(store_env: dict[str, str] | None = None) -> CircularPro
     return CircularProjection(open_view("circulars", CircularSQLiteView, CircularPostgresView, store_env))
 
 
+def cases_projection(store_env: dict[str, str] | None = None) -> CaseProjection:
+    return CaseProjection(open_view("cases", CaseSQLiteView, CasePostgresView, store_env))
+
+
 def documents_projection(store_env: dict[str, str] | None = None) -> DocumentProjection:
     return DocumentProjection(open_view("documents", DocumentSQLiteView, DocumentPostgresView, store_env))
 
@@ -141,6 +146,7 @@ PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "scores": scores_projection,
     "circulars": circulars_projection,
     "documents": documents_projection,
+    "cases": cases_projection,
 }
 
 
