@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
-from uuid import UUID, uuid4
+from datetime import datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
 from domain.errors import DomainError, InvalidInput, MissingField, NotPermitted
 from domain.events import (
     ALLOWED_PARENT_KINDS,
+    CHINA,
     COMMAND,
     ROLES,
     SYSTEM,
@@ -239,6 +240,31 @@ class TooManyTokens(DomainError):
     message = f"有效的接口密钥不能超过{MAX_ACTIVE_TOKENS}个，请先吊销不用的密钥"
 
 
+#: Lock-out: this many failed sign-ins within the window (and no success since)
+#: lock the account for LOCK_DURATION from the last failure.
+LOCK_AFTER_FAILURES = 5
+LOCK_WINDOW = timedelta(minutes=15)
+LOCK_DURATION = timedelta(minutes=15)
+
+
+class AccountLocked(DomainError):
+    status = 429
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+        local = until.astimezone(CHINA)
+        super().__init__(f"登录失败次数过多，账号已暂时锁定，请于{local:%m月%d日 %H:%M}（北京时间）后再试")
+
+
+class NotAPasswordHash(InvalidInput):
+    message = "密码必须以 argon2 散列保存"
+
+
+class LoginTaken(DomainError):
+    status = 409
+    message = "该登录名已被使用"
+
+
 class User(Aggregate):
     class Event(DubanEvent):
         pass
@@ -293,6 +319,29 @@ class User(Aggregate):
             token = user.api_tokens[self.token_id]
             user.api_tokens = {**user.api_tokens, self.token_id: replace(token, revoked_at=self.timestamp)}
 
+    class PasswordSet(Event):
+        """A new password, as its argon2 hash (computed outside the domain), set by
+        the user or reset by the command office; every older session ends."""
+
+        password_hash: str
+
+        def apply(self, user: User) -> None:
+            user.password_hash = self.password_hash
+            user.credential_version += 1
+
+    class SignInFailed(Event):
+        """A wrong password for this login: the lock-out is counted from these."""
+
+        def apply(self, user: User) -> None:
+            user.failed_sign_ins = (*user.failed_sign_ins, self.timestamp)[-LOCK_AFTER_FAILURES:]
+
+    class SignedIn(Event):
+        role: str = ""
+
+        def apply(self, user: User) -> None:
+            user.failed_sign_ins = ()
+            user.last_signed_in = self.timestamp
+
     def __init__(self, county_id: UUID, unit_id: UUID, name: str, login: str, roles: list[str]):
         self.county_id = county_id
         self.unit_id = unit_id
@@ -301,6 +350,12 @@ class User(Aggregate):
         self.roles = tuple(sorted(set(roles)))
         self.email = ""
         self.api_tokens: dict[str, ApiToken] = {}
+        self.password_hash = ""
+        #: How many times a password was set: a session remembers the one it signed in with.
+        self.credential_version = 0
+        #: Failed sign-ins since the last success (the latest LOCK_AFTER_FAILURES).
+        self.failed_sign_ins: tuple[datetime, ...] = ()
+        self.last_signed_in: datetime | None = None
 
     @classmethod
     def register(
@@ -399,6 +454,41 @@ class User(Aggregate):
             self.ApiTokenRevoked, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, token_id=token_id
         )
 
+    def set_password(self, password_hash: str, actor: Actor, now: datetime) -> None:
+        """The user themself, or the command office of the county (a reset)."""
+        if actor.user_id != str(self.id):
+            _require_admin(actor)
+            actor.require_county(self.county_id)
+        if not password_hash.startswith("$argon2"):
+            raise NotAPasswordHash()  # never a password in the history
+        self.trigger_event(
+            self.PasswordSet, timestamp=now, actor_id=actor.user_id, actor_role=actor.role,
+            password_hash=password_hash,
+        )  # fmt: skip
+
+    def locked_until(self, now: datetime) -> datetime | None:
+        """When the lock-out ends, if the account is locked at ``now``."""
+        recent = self.failed_sign_ins[-LOCK_AFTER_FAILURES:]
+        if len(recent) < LOCK_AFTER_FAILURES or recent[-1] - recent[0] > LOCK_WINDOW:
+            return None
+        until = recent[-1] + LOCK_DURATION
+        return until if now < until else None
+
+    def record_sign_in(self, succeeded: bool, actor: Actor, now: datetime, role: str = "") -> None:
+        """A sign-in attempt, judged outside the domain (the password check).
+        While locked nothing is recorded, so attempts cannot flood the history."""
+        if actor.user_id != str(self.id):
+            actor.require_role(SYSTEM)
+        until = self.locked_until(now)
+        if until is not None:
+            raise AccountLocked(until)
+        if succeeded:
+            if role and role not in self.roles:
+                raise RoleNotHeld(f"该用户没有“{ROLES.get(role, role)}”角色")
+            self.trigger_event(self.SignedIn, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, role=role)
+        else:
+            self.trigger_event(self.SignInFailed, timestamp=now, actor_id=actor.user_id, actor_role=actor.role)
+
     def acting_as(self, role: str) -> Actor:
         """This user, acting in one of the roles they hold."""
         if role not in self.roles:
@@ -416,3 +506,38 @@ class User(Aggregate):
 def _check_role(role: str) -> None:
     if role not in ROLES or role == SYSTEM:
         raise UnknownRole(f"未知的角色：{role}")
+
+
+LOGIN_NAMESPACE = uuid5(NAMESPACE_URL, "https://duban.invalid/login")
+
+
+def normalise_login(login: str) -> str:
+    return login.strip().casefold()
+
+
+def login_claim_id(login: str) -> UUID:
+    """The fixed id of a login's claim: two users can never record the same one."""
+    return uuid5(LOGIN_NAMESPACE, normalise_login(login))
+
+
+class LoginClaim(Aggregate):
+    """A login taken by a user, written with the user's registration: logins are
+    unique (whatever the case) and resolve to their user without a view."""
+
+    class Event(DubanEvent):
+        pass
+
+    class Claimed(Event, Aggregate.Created):
+        login: str
+        user_id: UUID
+
+    def __init__(self, login: str, user_id: UUID):
+        self.login = login
+        self.user_id = user_id
+
+    @classmethod
+    def claim(cls, user: User, actor: Actor, now: datetime) -> LoginClaim:
+        return cls._create(
+            cls.Claimed, id=login_claim_id(user.login), timestamp=now, actor_id=actor.user_id,
+            actor_role=actor.role, login=normalise_login(user.login), user_id=user.id,
+        )  # fmt: skip

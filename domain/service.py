@@ -13,7 +13,7 @@ and ``CIPHER_KEY``. See docs/CONFIGURATION.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -32,7 +32,7 @@ from domain.finding import Finding
 from domain.inspection import Inspection
 from domain.message import Message
 from domain.unit_notice import UnitNotice
-from domain.org import Unit, User
+from domain.org import LoginClaim, LoginTaken, Unit, User, login_claim_id
 from domain.rulebook import NoRulebookInForce, Rulebook, RulebookAlreadyOpen, rulebook_id
 from domain.rules.deductions import is_repeat
 from domain.rules.rulebook import Rules, RulebookVersion
@@ -245,7 +245,20 @@ class Duban(Application[UUID]):
         user = User.register(
             unit=self.unit(unit_id), name=name, login=login, roles=roles, actor=actor, now=self._now(), user_id=user_id
         )
-        return Recorded(user.id, self._save_all(user))
+        if self.user_id_for_login(login) is not None:
+            raise LoginTaken(f"登录名“{login.strip()}”已被使用")
+        # The claim is saved with the user: a concurrent registration of the same
+        # login fails on the claim's fixed id (ConcurrentChange) and writes nothing.
+        claim = LoginClaim.claim(user, actor, self._now())
+        return Recorded(user.id, self._save_all(user, claim))
+
+    def user_id_for_login(self, login: str) -> UUID | None:
+        """The user who holds this login (any case), or None."""
+        try:
+            claim = self.repository.get(login_claim_id(login))
+        except (AggregateNotFoundError, ValueError):
+            return None
+        return claim.user_id if isinstance(claim, LoginClaim) else None
 
     def configure_webhook(self, unit_id: UUID, url: str, secret: str, actor: Actor) -> Recorded:
         unit = self.unit(unit_id)
@@ -265,6 +278,18 @@ class Duban(Application[UUID]):
     def revoke_role(self, user_id: UUID, role: str, actor: Actor) -> Recorded:
         user = self.user(user_id)
         user.revoke_role(role, actor, self._now())
+        return Recorded(user.id, self._save_all(user))
+
+    def set_password(self, user_id: UUID, password_hash: str, actor: Actor) -> Recorded:
+        """A password (its argon2 hash) set by the user, or reset by the command office."""
+        user = self.user(user_id)
+        user.set_password(password_hash, actor, self._now())
+        return Recorded(user.id, self._save_all(user))
+
+    def record_sign_in(self, user_id: UUID, succeeded: bool, actor: Actor = SYSTEM_ACTOR, role: str = "") -> Recorded:
+        """A sign-in attempt; refused (AccountLocked, nothing recorded) while the account is locked."""
+        user = self.user(user_id)
+        user.record_sign_in(succeeded, actor, self._now(), role)
         return Recorded(user.id, self._save_all(user))
 
     def issue_api_token(self, user_id: UUID, token_id: str, role: str, label: str, digest: str, actor: Actor) -> Recorded:
@@ -353,7 +378,10 @@ class Duban(Application[UUID]):
         household_no: str = "",
         cadre_ids: Iterable[UUID] = (),
         finding_id: UUID | None = None,
+        attachments: Iterable[Mapping[str, Any]] = (),
     ) -> Recorded:
+        """``attachments``: the inspector's evidence files, already in the evidence
+        store (domain/attachments.py says what a record holds)."""
         now = self._now()
         unit = self.unit(unit_id)
         if unit.retired:
@@ -399,6 +427,7 @@ class Duban(Application[UUID]):
             cadre_ids=cadres,
             repeat_of=repeat_of,
             finding_id=finding_id,
+            attachments=attachments,
         )
         if record is None:
             record = CheckItemRecord.start(
@@ -440,10 +469,17 @@ class Duban(Application[UUID]):
         return Recorded(finding.id, self._save_all(finding))
 
     def submit_rectification(
-        self, finding_id: UUID, description: str, actor: Actor, evidence: Iterable[str] = ()
+        self,
+        finding_id: UUID,
+        description: str,
+        actor: Actor,
+        evidence: Iterable[str] = (),
+        attachments: Iterable[Mapping[str, Any]] = (),
     ) -> Recorded:
+        """``evidence``: lines of text; ``attachments``: the unit's evidence files,
+        already in the evidence store."""
         finding = self.finding(finding_id)
-        finding.submit_rectification(description, tuple(evidence), actor, self._now())
+        finding.submit_rectification(description, tuple(evidence), actor, self._now(), attachments=attachments)
         return Recorded(finding.id, self._save_all(finding))
 
     def accept_rectification(self, finding_id: UUID, actor: Actor, note: str = "") -> Recorded:
