@@ -536,6 +536,7 @@ class Duban(Application[UUID]):
         finding_ids: Iterable[UUID],
         unit_ids: Iterable[UUID],
         actor: Actor,
+        circular_id: UUID | None = None,
     ) -> Recorded:
         findings, units = tuple(finding_ids), tuple(unit_ids)
         self._require_in_county(county_id, findings, units)
@@ -550,6 +551,7 @@ class Duban(Application[UUID]):
             unit_ids=units,
             actor=actor,
             now=self._now(),
+            circular_id=circular_id,
         )
         return Recorded(circular.id, self._save_all(circular))
 
@@ -600,7 +602,8 @@ class Duban(Application[UUID]):
 
     # Discipline cases
     def open_case(
-        self, *, county_id: UUID, summary: str, actor: Actor, finding_ids: Iterable[UUID] = (), subject_unit_id: UUID | None = None
+        self, *, county_id: UUID, summary: str, actor: Actor, finding_ids: Iterable[UUID] = (), subject_unit_id: UUID | None = None,
+        case_id: UUID | None = None,
     ) -> Recorded:
         findings = tuple(finding_ids)
         for finding_id in findings:
@@ -615,6 +618,7 @@ class Duban(Application[UUID]):
             summary=summary,
             actor=actor,
             now=self._now(),
+            case_id=case_id,
         )
         return Recorded(case.id, self._save_all(case))
 
