@@ -11,13 +11,16 @@ the same aggregate, so one finding's history is one stream.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from domain.attachments import check_attachments
 from domain.documents import (
     DocumentNotIssued,
     already_registered,
@@ -191,6 +194,14 @@ class Finding(Aggregate):
         cadre_ids: list[UUID]
         repeat_of: UUID | None
         filed_on: str
+        #: The inspector's evidence files (domain/attachments.py); version 1 had none.
+        attachments: list[dict[str, Any]] = field(default_factory=list)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["attachments"] = []
 
     class NoticeIssued(Event):
         deadline: str
@@ -230,9 +241,18 @@ class Finding(Aggregate):
     class RectificationSubmitted(Event):
         description: str
         evidence: list[str]
+        #: The unit's evidence files (domain/attachments.py); version 1 had none.
+        attachments: list[dict[str, Any]] = field(default_factory=list)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["attachments"] = []
 
         def apply(self, finding: Finding) -> None:
             finding.status = SUBMITTED
+            finding.attachment_hashes = finding.attachment_hashes | {a["sha256"] for a in self.attachments}
 
     class RectificationAccepted(Event):
         note: str
@@ -340,6 +360,7 @@ class Finding(Aggregate):
         cadre_ids: list[UUID],
         repeat_of: UUID | None,
         filed_on: str,
+        attachments: list[dict[str, Any]] | None = None,
     ):
         self.county_id = county_id
         self.inspection_id = inspection_id
@@ -369,6 +390,8 @@ class Finding(Aggregate):
         #: Registered notice documents: deadline number → sha256, and the letterhead each was printed with.
         self.notice_documents: dict[int, str] = {}
         self.notice_letterheads: dict[int, dict[str, str]] = {}
+        #: Every evidence file attached to this finding, by sha256 (who may download which file).
+        self.attachment_hashes: frozenset[str] = frozenset(a["sha256"] for a in attachments or ())
 
     def _set_deadline(self, deadline: str, basis: str) -> None:
         self.deadline = deadline
@@ -395,6 +418,7 @@ class Finding(Aggregate):
         cadre_ids: tuple[UUID, ...] = (),
         repeat_of: UUID | None = None,
         finding_id: UUID | None = None,
+        attachments: Iterable[Mapping[str, Any]] = (),
     ) -> Finding:
         actor.require_role(INSPECTOR, COMMAND)
         actor.require_county(county_id)
@@ -412,6 +436,7 @@ class Finding(Aggregate):
         household_no = household_no.strip()
         if household_no and not HOUSEHOLD_NUMBER.match(household_no):
             raise InvalidHouseholdNumber()
+        checked_attachments = check_attachments(attachments)
         return cls._create(
             cls.Filed,
             id=finding_id or uuid4(),
@@ -431,6 +456,7 @@ class Finding(Aggregate):
             cadre_ids=list(dict.fromkeys(cadre_ids)),
             repeat_of=repeat_of,
             filed_on=local_date(now).isoformat(),
+            attachments=checked_attachments,
         )
 
     # Guards shared by the commands below
@@ -518,13 +544,25 @@ class Finding(Aggregate):
         self._trigger(self.ExtensionDenied, actor, now, reason=reason.strip())
 
     # Rectification and verification
-    def submit_rectification(self, description: str, evidence: tuple[str, ...], actor: Actor, now: datetime) -> None:
+    def submit_rectification(
+        self,
+        description: str,
+        evidence: tuple[str, ...],
+        actor: Actor,
+        now: datetime,
+        attachments: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
         self._require_accountable(actor)
         self._require_rectifying()
         if not description.strip():
             raise MissingField("整改情况说明")
         self._trigger(
-            self.RectificationSubmitted, actor, now, description=description.strip(), evidence=list(evidence)
+            self.RectificationSubmitted,
+            actor,
+            now,
+            description=description.strip(),
+            evidence=list(evidence),
+            attachments=check_attachments(attachments),
         )
 
     def accept_rectification(self, note: str, actor: Actor, now: datetime) -> None:

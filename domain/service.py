@@ -13,7 +13,7 @@ and ``CIPHER_KEY``. See docs/CONFIGURATION.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -378,7 +378,10 @@ class Duban(Application[UUID]):
         household_no: str = "",
         cadre_ids: Iterable[UUID] = (),
         finding_id: UUID | None = None,
+        attachments: Iterable[Mapping[str, Any]] = (),
     ) -> Recorded:
+        """``attachments``: the inspector's evidence files, already in the evidence
+        store (domain/attachments.py says what a record holds)."""
         now = self._now()
         unit = self.unit(unit_id)
         if unit.retired:
@@ -424,6 +427,7 @@ class Duban(Application[UUID]):
             cadre_ids=cadres,
             repeat_of=repeat_of,
             finding_id=finding_id,
+            attachments=attachments,
         )
         if record is None:
             record = CheckItemRecord.start(
@@ -465,10 +469,17 @@ class Duban(Application[UUID]):
         return Recorded(finding.id, self._save_all(finding))
 
     def submit_rectification(
-        self, finding_id: UUID, description: str, actor: Actor, evidence: Iterable[str] = ()
+        self,
+        finding_id: UUID,
+        description: str,
+        actor: Actor,
+        evidence: Iterable[str] = (),
+        attachments: Iterable[Mapping[str, Any]] = (),
     ) -> Recorded:
+        """``evidence``: lines of text; ``attachments``: the unit's evidence files,
+        already in the evidence store."""
         finding = self.finding(finding_id)
-        finding.submit_rectification(description, tuple(evidence), actor, self._now())
+        finding.submit_rectification(description, tuple(evidence), actor, self._now(), attachments=attachments)
         return Recorded(finding.id, self._save_all(finding))
 
     def accept_rectification(self, finding_id: UUID, actor: Actor, note: str = "") -> Recorded:

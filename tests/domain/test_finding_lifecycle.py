@@ -78,6 +78,7 @@ def test_an_inspector_files_a_finding(world):
         cadre_ids=[cadre_a, cadre_b],
         repeat_of=None,
         filed_on="2026-03-02",
+        attachments=[],
     )
     assert finding.status == FILED
     assert finding.deadline is None and finding.deadline_number == 0
@@ -162,7 +163,8 @@ def test_a_user_of_the_town_above_the_village_may_act_for_it(world):
     first, second = emitted(finding)
     assert_event(first, Finding.NoticeAcknowledged, actor=world.town_unit, now=ACK_AT)
     assert_event(
-        second, Finding.RectificationSubmitted, actor=world.town_unit, now=SUBMIT_AT, description="街道代为整改", evidence=[]
+        second, Finding.RectificationSubmitted, actor=world.town_unit, now=SUBMIT_AT, description="街道代为整改", evidence=[],
+        attachments=[],
     )
     assert finding.status == SUBMITTED
 
@@ -262,6 +264,7 @@ def test_the_unit_submits_its_rectification_from_open_or_acknowledged(world, sta
         aggregate=finding,
         description="已补齐鉴定表",
         evidence=["a.jpg", "b.pdf"],
+        attachments=[],
     )
     assert finding.status == SUBMITTED
 
