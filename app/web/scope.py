@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from domain.errors import NotYourUnit, WrongCounty
+from domain.errors import NotYourUnit
 from domain.events import CADRE, UNIT, Actor
 from domain.service import UnknownFinding
 from projections.ledger_query import LedgerQuery
@@ -35,14 +35,19 @@ def scope_for(actor: Actor, query: LedgerQuery) -> Scope:
     return Scope(county)
 
 
-def require_visible(actor: Actor, row: dict[str, Any], query: LedgerQuery) -> None:
-    """Refuse (403) a finding outside the identity's scope."""
+def is_visible(actor: Actor, row: dict[str, Any], query: LedgerQuery) -> bool:
     if str(row["county_id"]) != str(actor.county_id):
-        raise WrongCounty()
+        return False
     if actor.role == UNIT and row["unit_id"] not in query.subtree(str(actor.unit_id)):
-        raise NotYourUnit()
-    if actor.role == CADRE and actor.user_id not in json.loads(row["cadre_ids"]):
-        raise NotNamedCadre()
+        return False
+    return not (actor.role == CADRE and actor.user_id not in json.loads(row["cadre_ids"]))
+
+
+def require_visible(actor: Actor, row: dict[str, Any], query: LedgerQuery) -> None:
+    """A finding outside the identity's scope is not found (404), exactly like a
+    forged id: the answer must not tell a unit that another unit's finding exists."""
+    if not is_visible(actor, row, query):
+        raise UnknownFinding()
 
 
 def parse_id(value: str) -> UUID:

@@ -16,7 +16,7 @@ from app.charts import Bar, Series, Stack, bar_chart, line_chart, stacked_bar_ch
 from app.access import allow, signed_in
 from app.identity import current_actor, runtime
 from app.web.as_of import as_of_from, period_choices, period_from
-from domain.errors import DomainError, NotPermitted, NotYourUnit, WrongCounty
+from domain.errors import DomainError, NotPermitted
 from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, UNIT, Actor
 from domain.rules import periods
 from projections.scores_query import KIND_LABELS, RANKED_KINDS, Ranking, UnitReport, UnitScore
@@ -141,14 +141,13 @@ def require_unit_visible(actor: Actor, unit_id: str) -> None:
     """A unit user sees its own unit and those below; a cadre their own unit;
     the inspectors, the command office and the discipline office every unit."""
     county = runtime().scores.county_of(unit_id)
-    if county is None:
+    # Out of scope reads as unknown (404), so a forged id learns nothing.
+    if county is None or county != str(actor.county_id):
         raise UnknownScoredUnit()
-    if county != str(actor.county_id):
-        raise WrongCounty()
     if actor.role in (UNIT, CADRE) and unit_id not in runtime().query.subtree(str(actor.unit_id)):
-        raise NotYourUnit()
+        raise UnknownScoredUnit()
     if actor.role == CADRE and unit_id != str(actor.unit_id):
-        raise NotYourUnit()
+        raise UnknownScoredUnit()
 
 
 @bp.get("/scores/units/<unit_id>")

@@ -147,7 +147,7 @@ def test_a_unit_cannot_act_on_another_units_finding(client, county):
     finding = county.file(county.village_a1)
     county.settle()
     act_as(client, county.unit_b, "unit")
-    refused(client, county, finding, "acknowledge", code=403, message="该事项不属于您所在单位，无权操作")
+    refused(client, county, finding, "acknowledge", code=404, message="找不到")
     act_as(client, county.cadre_2, "cadre")
     refused(client, county, finding, "acknowledge", code=403, message="此操作只能由督查员、责任单位、指挥部办公室执行")
 

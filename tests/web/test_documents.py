@@ -79,9 +79,9 @@ def test_downloads_are_scoped(client, county, printer):
         (county.inspector, "inspector"): (200, 200),
         (county.unit_a1, "unit"): (200, 200),
         (county.unit_town_a, "unit"): (200, 200),  # the village is under its town
-        (county.unit_b, "unit"): (403, 200),
+        (county.unit_b, "unit"): (404, 200),
         (county.cadre_1, "cadre"): (200, 200),
-        (county.cadre_2, "cadre"): (403, 200),
+        (county.cadre_2, "cadre"): (404, 200),
     }
     for (user, role), expected in allowed.items():
         act_as(client, user, role)
@@ -191,7 +191,7 @@ def test_the_offices_issue_a_units_notice_of_its_open_findings(client, county, p
     code = format_code(county.runtime.documents.for_source(str(notice.id)).code)
     assert client.get(f"/documents/{code}.pdf").status_code == 200
     act_as(client, county.unit_b, "unit")
-    assert client.get(f"/documents/{code}.pdf").status_code == 403
+    assert client.get(f"/documents/{code}.pdf").status_code == 404
 
 
 def test_the_circular_page_says_rendering_then_offers_the_pdf(client, county, printer):

@@ -107,7 +107,7 @@ def test_a_bad_or_future_date_or_period_is_refused_with_a_message(client, county
 def test_unit_pages_are_scoped_and_forged_ids_are_not_found(client, county):
     act_as(client, county.unit_b, "unit")
     assert client.get(f"/scores/units/{county.town_b}").status_code == 200
-    assert client.get(f"/scores/units/{county.town_a}").status_code == 403
+    assert client.get(f"/scores/units/{county.town_a}").status_code == 404
     assert client.get("/scores").status_code == 200  # the ranking itself is published county-wide
     for forged in (uuid4(), "not-an-id"):
         assert client.get(f"/scores/units/{forged}").status_code == 404, forged
