@@ -31,15 +31,23 @@ def error_page(status: int, message: str) -> tuple[str, int]:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from app.api.problems import from_domain_error, from_http_error, is_api_request
+
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> Any:
+        if is_api_request():  # the API answers problem+json, also for URLs it does not route
+            return from_domain_error(error)
         return error_page(error.status, error.message)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
+        if is_api_request():
+            return from_http_error(error)
         status = error.code or 500
         return error_page(status, HTTP_MESSAGES.get(status, "请求未能完成"))
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> Any:
+        if is_api_request():
+            return from_http_error(error)
         return error_page(500, HTTP_MESSAGES[500])

@@ -24,3 +24,9 @@ def register_blueprints(app: Flask) -> None:
     from app.web import documents
 
     app.register_blueprint(documents.bp)
+
+    from app.api import register_api
+    from app.web import api_keys
+
+    register_api(app)
+    app.register_blueprint(api_keys.bp)
