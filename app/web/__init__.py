@@ -25,6 +25,11 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(documents.bp)
 
+    from app.web import admin, cases
+
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(cases.bp)
+
     from app.api import register_api
     from app.web import api_keys
 
