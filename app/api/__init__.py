@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, g, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from app.api.problems import from_domain_error, from_http_error, problem
 from app.api.registry import Registry
@@ -58,6 +58,7 @@ def domain_problem(error: DomainError) -> Any:
 
 
 @bp.errorhandler(HTTPException)
+@bp.errorhandler(RequestEntityTooLarge)  # the app's own handler for it would otherwise win (more specific class)
 def http_problem(error: HTTPException) -> Any:
     return from_http_error(error)
 
