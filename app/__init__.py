@@ -12,12 +12,14 @@ Configuration (defaults from the environment, see docs/CONFIGURATION.md):
   (default: yes, unless ``DUBAN_MODE=services``).
 - ``SECRET_KEY``: ``DUBAN_SECRET_KEY``, else a random key kept in ``var/secret.key``.
 - ``PROJECTION_WAIT_SECONDS``: how long a command waits for the ledger view (2.0).
+- ``SESSION_COOKIE_SECURE``: ``DUBAN_SECURE_COOKIES=1`` (serve over https then).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         PROJECTION_WAIT_SECONDS=2.0,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Secure only when served over https: the embedded mode runs on http://127.0.0.1.
+        SESSION_COOKIE_SECURE=os.environ.get("DUBAN_SECURE_COOKIES") == "1",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        SIGN_IN_ENDPOINT="auth.sign_in",
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     if test_config:

@@ -57,6 +57,9 @@ COUNTY_NAME = "米脂县"
 DOCUMENT_PREFIX = "米脱指发"
 OFFICE_NAME = "县脱贫攻坚指挥部办公室"
 DISCIPLINE_NAME = "县纪委监委"
+#: Every demo user's password (printed by load-demo, shown on the sign-in page in the
+#: embedded mode). A demo store is for trying the software, never for real data.
+DEMO_PASSWORD = "mizhi2019"
 
 OPENING = time(9, 0)
 SWEEP = time(8, 30)
@@ -341,7 +344,7 @@ class DemoSummary:
             f"  Status 状态: {statuses}",
             f"  Overdue now 逾期未整改: {self.overdue_now}"
             + (f" · circular 通报 {self.circular_number}" if self.circular_number else ""),
-            "  Sign in as 切换身份 (role: example login, users):",
+            f"  Sign in (登录) at /sign-in, every demo user's password is {DEMO_PASSWORD} (role: example login, users):",
         ]
         for role, (count, login) in self.users_by_role.items():
             lines.append(f"    {role:<10} {ROLES.get(role, role)}: {login} ({count})")
@@ -594,9 +597,14 @@ class _Story:
             if parent:
                 self.unit_parent[name] = parent
 
+        from app.auth.passwords import hash_password
+
+        # One hash for everyone: hashing each user's copy would only slow the load.
+        password_hash = hash_password(DEMO_PASSWORD)
+
         def user(p: _Person, actor: Actor) -> None:
             self._setup_tick()
-            app.register_user(
+            recorded = app.register_user(
                 unit_id=self.units[p.unit],
                 name=p.name,
                 login=p.login,
@@ -604,6 +612,7 @@ class _Story:
                 actor=actor,
                 user_id=demo_id(f"user:{p.login}"),
             )
+            app.set_password(recorded.id, password_hash, actor)
 
         try:
             unit(COUNTY_NAME, "county", None, SYSTEM_ACTOR, code=DOCUMENT_PREFIX)

@@ -1,9 +1,10 @@
-"""Who is acting: the demo identity switcher (切换身份).
+"""Who is acting: the signed-in person and the role they act in.
 
-Sign-in proper comes with a later version. Until then a person picks a user and
-one of that user's roles; the pair is kept in the signed session and resolved
-through the domain on every request (``duban.actor``), so a revoked role stops
-working at once.
+The sign-in pages (app/auth) put the user id, the role and the credential version
+in the signed session; every request resolves them through the domain
+(``duban.user``), so a changed password or a revoked role stops working at once.
+An API request (under /api/) never reads the cookie session: the API resolves its
+token and sets ``g.duban_identity`` itself.
 """
 
 from __future__ import annotations
@@ -12,18 +13,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, g, has_request_context, request, session
 
-from app.access import public
-
-from domain.errors import DomainError, InvalidInput
-from domain.events import ROLES, SYSTEM, Actor
-
-bp = Blueprint("identity", __name__)
-
-
-#: How the switcher orders units.
-KIND_ORDER = ("county", "office", "discipline", "zone", "town", "village", "department")
+from domain.errors import DomainError
+from domain.events import ROLES, Actor
 
 
 @dataclass(frozen=True)
@@ -49,24 +42,28 @@ def runtime() -> Any:
     return current_app.extensions["duban"]
 
 
-def _forget() -> None:
-    session.pop("user_id", None)
-    session.pop("role", None)
+def _from_session() -> Identity | None:
+    user_id, role = session.get("user_id"), session.get("role")
+    if not user_id or not role:
+        return None
+    try:
+        duban = runtime().duban
+        user = duban.user(UUID(str(user_id)))
+        if session.get("credential") != user.credential_version:
+            raise ValueError("the password changed since this session signed in")
+        actor = user.acting_as(str(role))
+        unit = duban.unit(actor.unit_id)
+    except (ValueError, DomainError):
+        session.clear()  # the user, the role or the password changed: sign in again
+        return None
+    return Identity(actor, unit.name, unit.kind)
 
 
 def current_identity() -> Identity | None:
     if "duban_identity" in g:
         return cast("Identity | None", g.duban_identity)
-    identity = None
-    user_id, role = session.get("user_id"), session.get("role")
-    if user_id and role:
-        try:
-            duban = runtime().duban
-            actor = duban.actor(UUID(str(user_id)), str(role))
-            unit = duban.unit(actor.unit_id)
-            identity = Identity(actor, unit.name, unit.kind)
-        except (ValueError, DomainError):
-            _forget()  # the user or the role is gone: choose again
+    api = not has_request_context() or request.path.startswith("/api/")
+    identity = None if api else _from_session()
     g.duban_identity = identity
     return identity
 
@@ -81,72 +78,3 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
-
-
-def _grouped_users() -> list[dict[str, Any]]:
-    query = runtime().query
-    units = {u["unit_id"]: u for u in query.units()}
-    groups: dict[str, dict[str, Any]] = {}
-    for user in query.users():
-        unit = units.get(user["unit_id"], {"name": user.get("unit_name") or "", "kind": ""})
-        group = groups.setdefault(
-            user["unit_id"], {"unit_id": user["unit_id"], "name": unit["name"], "kind": unit["kind"], "users": []}
-        )
-        roles = [r for r in user["roles"].split(",") if r and r != SYSTEM]
-        group["users"].append({"user_id": user["user_id"], "name": user["name"], "roles": roles})
-
-    def order(group: dict[str, Any]) -> tuple[int, str]:
-        kind = group["kind"]
-        return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), group["name"])
-
-    return sorted(groups.values(), key=order)
-
-
-def _render(error: str | None = None, status: int = 200) -> Any:
-    return (
-        render_template(
-            "pages/identity.html",
-            groups=_grouped_users(),
-            next=safe_next(request.values.get("next")),
-            error=error,
-        ),
-        status,
-    )
-
-
-@bp.get("/identity")
-@public
-def choose() -> Any:
-    runtime().catch_up()
-    return _render()
-
-
-@bp.post("/identity")
-@public
-def switch() -> Any:
-    try:
-        try:
-            user_id = UUID(request.form.get("user_id", ""))
-        except ValueError as error:
-            raise InvalidInput("请选择一个用户") from error
-        role = request.form.get("role", "")
-        if role not in ROLES or role == SYSTEM:
-            raise InvalidInput("请选择一个角色")
-        duban = runtime().duban
-        actor = duban.actor(user_id, role)
-        unit = duban.unit(actor.unit_id)
-    except DomainError as error:
-        return _render(error.message, error.status)
-    session.clear()  # a new identity starts a new session (and a new form token)
-    session["user_id"] = str(user_id)
-    session["role"] = role
-    flash(f"已切换身份：{actor.name}（{unit.name}·{ROLES[role]}）", "success")
-    return redirect(safe_next(request.form.get("next")) or url_for("ledger.index"), 303)
-
-
-@bp.post("/identity/clear")
-@public
-def clear() -> Any:
-    session.clear()
-    flash("已退出当前身份", "success")
-    return redirect(url_for("identity.choose"), 303)

@@ -6,10 +6,10 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import identity
+    from app.auth import init_auth
     from app.web import about, circulars, findings, inbox, ledger, scores
 
-    app.register_blueprint(identity.bp)
+    init_auth(app)
     app.register_blueprint(ledger.bp)
     app.register_blueprint(findings.bp)
     app.register_blueprint(inbox.bp)

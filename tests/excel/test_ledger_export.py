@@ -139,7 +139,7 @@ def test_an_empty_export_and_no_identity(client, county):
     act_as(client, county.inspector, "inspector")
     ws = export(client)
     assert records(ws) == [] and preamble(ws)["问题总数"] == "0条"
-    client.get("/identity")  # any page
+    client.get("/sign-in")  # any page
     with client.session_transaction() as session:
         session.clear()
     assert client.get("/ledger.xlsx").status_code in (302, 303)

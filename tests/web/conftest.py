@@ -165,10 +165,14 @@ def county(app: Flask, clock: TravellingClock) -> County:
 
 # Helpers for the tests
 def act_as(client: FlaskClient, user: UUID, role: str) -> None:
-    """Put an identity in the session, as the switcher's POST would."""
+    """Put an identity in the session, as signing in would (with the user's
+    current credential version, so the session is valid)."""
+    app = client.application
+    credential = app.extensions["duban"].duban.user(user).credential_version
     with client.session_transaction() as session:
         session["user_id"] = str(user)
         session["role"] = role
+        session["credential"] = credential
 
 
 def token(client: FlaskClient) -> str:

@@ -133,8 +133,8 @@ def test_refusals_and_the_form_token(client, county):
     # No identity yet: choose one first.
     response = client.get("/inbox")
     assert response.status_code == 303
-    assert response.headers["Location"].startswith("/identity")
-    assert 'id="inbox-link"' not in client.get("/identity").text
+    assert response.headers["Location"].startswith("/sign-in")
+    assert 'id="inbox-link"' not in client.get("/sign-in").text
 
     act_as(client, county.unit_a1, "unit")
     before = county.duban.position()
