@@ -21,8 +21,9 @@ from werkzeug.datastructures import MultiDict
 
 from app.access import allow
 from app.identity import runtime
-from app.web.admin.common import acting, already_recorded, county_finding, county_unit, field_of, finish, form_id, text
-from app.web.admin.common import sorted_units, unit_label
+from app.web.admin.common import (
+    acting, already_recorded, county_finding, county_unit, field_of, finish, form_id, sorted_units, text, unit_label,
+)  # fmt: skip
 from app.web.admin.history import described
 from app.web.admin.ledger_reads import escalated
 from app.web.findings import form_date
@@ -45,11 +46,11 @@ BY_TYPE = {
 }  # fmt: skip
 
 
-def _names(county_id: str, findings: Mapping[str, Mapping[str, Any]] = {}) -> dict[str, str]:
+def _names(county_id: str, findings: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, str]:
     query = runtime().query
     names = {u["unit_id"]: u["name"] for u in query.units(county_id)}
     names.update({u["user_id"]: u["name"] for u in query.users(county_id)})
-    names.update({fid: f"{row['unit_name'] or ''}：{row['check_item']}" for fid, row in findings.items()})
+    names.update({fid: f"{row['unit_name'] or ''}：{row['check_item']}" for fid, row in (findings or {}).items()})
     return names
 
 
@@ -94,7 +95,7 @@ def _finding_ids(values: list[str], actor: Actor) -> list[UUID]:
     return [county_finding(v.strip(), actor) for v in values if v.strip()]
 
 
-def _unlinked_escalations(actor: Actor, exclude: set[str] = set()) -> list[dict[str, Any]]:
+def _unlinked_escalations(actor: Actor, exclude: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """Escalated findings no case lists yet: what the office should open cases for."""
     rt = runtime()
     rows = escalated(rt.query, str(actor.county_id), rt.today())
@@ -277,7 +278,7 @@ def render_case(
             opened=history[0] if history else None,
             sanction_rows=[h for h in history if h["label"] == "作出处理"],
             steps=list(STEPS.values()) if may_write else [],
-            link_candidates=_unlinked_escalations(actor, set(finding_ids)) if may_write else [],
+            link_candidates=_unlinked_escalations(actor, frozenset(finding_ids)) if may_write else [],
             sanctions=SANCTIONS,
             failed=failed,
             values=values or {},
