@@ -12,6 +12,7 @@ from app.auth.passwords import hash_password
 from app.demo import COUNTY_NAME, DEMO_PASSWORD, demo_id
 from domain.events import SYSTEM_ACTOR
 from domain.org import LoginTaken, User
+from tests.support import sqlite_env
 from tests.web.conftest import act_as, post, text_of, token
 
 PASSWORD = "gaomiaoshan-2026"
@@ -252,17 +253,19 @@ def test_the_sign_in_form_needs_its_token(client, county):
     assert re.search(r'name="csrf_token" value="[^"]+"', html)
 
 
-def test_the_session_cookie_is_secure_when_asked(store_env, clock, county, monkeypatch):
+def test_the_session_cookie_is_secure_when_asked(app, client, county, monkeypatch, tmp_path):
     monkeypatch.setenv("DUBAN_SECURE_COOKIES", "1")
-    secure = create_app({"TESTING": True, "SECRET_KEY": "test", "DUBAN_STORE_ENV": store_env, "DUBAN_CLOCK": clock})
-    try:
-        client = secure.test_client()
-        give_password(county, county.unit_a1)
-        response = sign_in(client, "li")
-        assert response.status_code == 303
-        assert "Secure" in response.headers["Set-Cookie"]
-    finally:
-        secure.extensions["duban"].close()
+    configured = create_app(
+        {"TESTING": True, "SECRET_KEY": "test", "DUBAN_STORE_ENV": sqlite_env(tmp_path), "DUBAN_EMBEDDED_PROJECTOR": False}
+    )
+    configured.extensions["duban"].close()
+    assert configured.config["SESSION_COOKIE_SECURE"] is True
+    app.config["SESSION_COOKIE_SECURE"] = True
+    give_password(county, county.unit_a1)
+    response = sign_in(client, "li")
+    assert response.status_code == 303
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
 def test_logins_are_unique_whatever_the_case(county):
