@@ -295,3 +295,31 @@ def test_set_password_from_the_shell(app, county):
     assert sign_in(app.test_client(), "zhao", "from-the-shell", role="command").status_code == 303
     refused = app.test_cli_runner().invoke(args=["set-password", "nobody", "--password", "from-the-shell"])
     assert refused.exit_code == 1
+
+
+def test_the_demo_users_sign_in_with_the_printed_password(tmp_path):
+    from datetime import datetime, timezone
+
+    from app.demo import load_demo
+    from domain.service import TravellingClock
+
+    now = datetime(2026, 11, 27, 3, 0, tzinfo=timezone.utc)
+    env = sqlite_env(tmp_path)
+    summary = load_demo(env, now)
+    assert summary is not None and DEMO_PASSWORD in summary.describe()
+    demo = create_app(
+        {"TESTING": True, "SECRET_KEY": "test", "DUBAN_STORE_ENV": env, "DUBAN_CLOCK": TravellingClock(now),
+         "DUBAN_EMBEDDED_POLICIES": False, "PROJECTION_WAIT_SECONDS": 30.0}
+    )  # fmt: skip
+    try:
+        html = demo.test_client().get("/sign-in").text
+        shown = re.findall(r"<td><code>(\w+)</code></td>", html[html.index('id="demo-logins"') :])
+        assert len(shown) == 5
+        printed = [(role, login) for role, (_, login) in summary.users_by_role.items()]
+        for role, login in printed + [("", login) for login in shown]:
+            client = demo.test_client()
+            response = sign_in(client, login, DEMO_PASSWORD, role=role)
+            assert response.status_code == 303, (role, login)
+            assert signed_in_as(client)[1] == (role or signed_in_as(client)[1])
+    finally:
+        demo.extensions["duban"].close()
