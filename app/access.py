@@ -116,7 +116,7 @@ def _ask_to_sign_in() -> Any:
 
 def init_access(app: Flask) -> None:
     """Refuse any route whose view declares no rule."""
-    app.config.setdefault("SIGN_IN_ENDPOINT", "identity.choose")
+    app.config.setdefault("SIGN_IN_ENDPOINT", "auth.sign_in")
 
     @app.before_request
     def require_a_rule() -> None:
