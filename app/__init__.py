@@ -81,6 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["duban"] = runtime
 
     from app.access import init_access
+    from app.body_limits import init_body_limits
     from app.cli import register_commands
     from app.csrf import init_csrf
     from app.errors import register_error_handlers
@@ -93,6 +94,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         runtime.ensure_started()
 
     init_access(app)
+    init_body_limits(app)  # before the form token check, which reads the body
     init_csrf(app)
     register_filters(app)
     register_blueprints(app)

@@ -30,6 +30,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(cases.bp)
 
+    from app.evidence import web as evidence
+
+    app.register_blueprint(evidence.bp)
+
     from app.api import register_api
     from app.web import api_keys
 

@@ -24,6 +24,7 @@ from app.excel.import_template import import_template
 from app.excel.ledger_export import ledger_workbook
 from app.excel.workbook import XLSX_MIMETYPE
 from app.access import allow, signed_in
+from app.body_limits import body_limit
 from app.identity import current_actor, runtime
 from app.labels import local_time
 from app.web.findings import FILING_KINDS
@@ -101,14 +102,6 @@ def _directory(actor: Actor) -> Directory:
     return Directory.from_view(query.units(county), query.users(county), FILING_KINDS)
 
 
-@bp.url_value_preprocessor
-def _allow_upload_size(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    # Runs before the app's form-token check reads the body: the upload alone
-    # may exceed the app-wide MAX_CONTENT_LENGTH.
-    if endpoint == "excel.import_findings":
-        request.max_content_length = IMPORT_REQUEST_BYTES
-
-
 @bp.get("/inspections/import/template.xlsx")
 @allow(*IMPORTERS)
 def template() -> Any:
@@ -164,6 +157,7 @@ def _already_imported(inspection_id: UUID) -> str | None:
 
 @bp.route("/inspections/import", methods=["GET", "POST"])
 @allow(*IMPORTERS)
+@body_limit(IMPORT_REQUEST_BYTES, f"文件过大，导入文件不能超过{MAX_FILE_BYTES // 1024 // 1024}MB")
 def import_findings() -> Any:
     actor = current_actor()
     assert actor is not None

@@ -19,6 +19,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.access import allow, signed_in
+from app.body_limits import body_limit
+from app.evidence import uploads as evidence_uploads
+from app.evidence import web as evidence_web
 from app.identity import current_actor, runtime
 from app.labels import actor_name, event_details, event_label, local_time
 from app.web.scope import parse_id, require_visible
@@ -60,6 +63,29 @@ def form_int(form: Mapping[str, str], key: str, message: str) -> int:
         raise InvalidInput(message) from error
 
 
+def _evidence_lost() -> bool:
+    """Whether the failed form had files chosen (a browser never refills a file input)."""
+    return bool(evidence_uploads.chosen(request.files.getlist(evidence_uploads.FIELD)))
+
+
+def _evidence(actor: Actor, *roles: str) -> list[dict[str, Any]]:
+    """The request's evidence files, checked and stored; only for a role that may
+    send them, so nobody else can fill the store."""
+    files = request.files.getlist(evidence_uploads.FIELD)
+    if not evidence_uploads.chosen(files):
+        return []
+    actor.require_role(*roles)
+    return evidence_uploads.receive(files, evidence_web.store())
+
+
+def _submit_rectification(d: Duban, f: UUID, a: Actor, form: Mapping[str, str]) -> Recorded:
+    return d.submit_rectification(
+        f, text(form, "description"), a,
+        evidence=[line.strip() for line in text(form, "evidence").splitlines() if line.strip()],
+        attachments=_evidence(a, UNIT),
+    )  # fmt: skip
+
+
 # The actions on a finding's page
 @dataclass(frozen=True)
 class Action:
@@ -95,10 +121,7 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "submit", "提交整改", "提交整改材料", (UNIT,),
-            lambda d, f, a, form: d.submit_rectification(
-                f, text(form, "description"), a,
-                evidence=[line.strip() for line in text(form, "evidence").splitlines() if line.strip()],
-            ),
+            _submit_rectification,
             lambda r: "已提交整改材料，等待验收",
             lambda s: s["status"] in RECTIFYING,
         ),
@@ -207,6 +230,8 @@ def render_finding(
     error: str | None = None,
     values: Mapping[str, str] | None = None,
     status: int = 200,
+    error_field: str | None = None,
+    evidence_lost: bool = False,
 ) -> Any:
     rt = runtime()
     fresh = rt.fresh()
@@ -220,6 +245,7 @@ def render_finding(
             "who": _who(event.actor_id, event.actor_role, names),
             "label": event_label(event),
             "details": event_details(event, names),
+            "attachments": evidence_web.links(finding_id, event),
         }
         for event in rt.duban.history(finding_id)
     ]
@@ -249,6 +275,9 @@ def render_finding(
             error=error,
             error_in_form=any(a.slug == failed for a in actions),
             values=values or {},
+            error_field=error_field,
+            evidence_lost=evidence_lost,
+            choose_again=evidence_uploads.CHOOSE_AGAIN,
             fresh=fresh,
             notice_document=notice_document,
             may_issue_unit_notice=actor.role in (INSPECTOR, COMMAND),
@@ -265,6 +294,7 @@ def show(finding_id: str) -> Any:
 
 @bp.post("/findings/<finding_id>/<action>")
 @allow(INSPECTOR, UNIT, COMMAND)
+@body_limit(evidence_uploads.MAX_REQUEST_BYTES, evidence_uploads.TOO_LARGE_MESSAGE)
 def act(finding_id: str, action: str) -> Any:
     fid = parse_id(finding_id)
     spec = ACTIONS.get(action)
@@ -277,7 +307,10 @@ def act(finding_id: str, action: str) -> Any:
     try:
         result = spec.run(rt.duban, fid, actor, request.form)
     except DomainError as error:
-        return render_finding(fid, failed=action, error=error.message, values=request.form, status=error.status)
+        return render_finding(
+            fid, failed=action, error=error.message, values=request.form, status=error.status,
+            error_field=getattr(error, "field", None), evidence_lost=_evidence_lost(),
+        )  # fmt: skip
     caught_up = rt.wait_for(result.position)
     flash(spec.success(result), "success")
     if not caught_up:
@@ -322,13 +355,35 @@ def _require_filer(actor: Actor) -> None:
         raise NotPermitted("此操作只能由督查员、指挥部办公室执行")
 
 
-def _render_new(actor: Actor, values: MultiDict[str, str], error: str | None = None, status: int = 200) -> Any:
+def _render_new(
+    actor: Actor, values: MultiDict[str, str], error: DomainError | str | None = None, status: int = 200
+) -> Any:
     fresh = runtime().fresh()
+    error_field = getattr(error, "field", None)
+    message = error.message if isinstance(error, DomainError) else error
     return (
         render_template(
-            "pages/new_finding.html", values=values, error=error, fresh=fresh, **_filing_choices(actor)
+            "pages/new_finding.html",
+            values=values,
+            error=message,
+            error_field=error_field,
+            evidence_lost=error is not None and _evidence_lost(),
+            choose_again=evidence_uploads.CHOOSE_AGAIN,
+            evidence_limits=_evidence_limits(),
+            fresh=fresh,
+            **_filing_choices(actor),
         ),
         status,
+    )
+
+
+def _evidence_limits() -> str:
+    from domain.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+
+    megabytes = 1024 * 1024
+    return (
+        f"JPEG、PNG照片或PDF文件，最多{MAX_ATTACHMENTS}个，每个不超过{MAX_ATTACHMENT_BYTES // megabytes}MB，"
+        f"合计不超过{evidence_uploads.MAX_REQUEST_BYTES // megabytes}MB"
     )
 
 
@@ -343,6 +398,7 @@ def _uuid(value: str, missing: DomainError, malformed: DomainError) -> UUID:
 
 @bp.route("/findings/new", methods=["GET", "POST"])
 @allow(*FILERS)
+@body_limit(evidence_uploads.MAX_REQUEST_BYTES, evidence_uploads.TOO_LARGE_MESSAGE)
 def new() -> Any:
     actor = current_actor()
     assert actor is not None
@@ -367,6 +423,7 @@ def new() -> Any:
             if not text(form, key):
                 raise MissingField(label)
         cadre_ids = [_uuid(c, NotACadre(), NotACadre()) for c in form.getlist("cadre_ids") if c.strip()]
+        attachments = _evidence(actor, *FILERS)
         filed = rt.duban.file_finding(
             unit_id=unit_id,
             category=text(form, "category"),
@@ -378,18 +435,19 @@ def new() -> Any:
             cadre_ids=cadre_ids,
             actor=actor,
             finding_id=finding_id,
+            attachments=attachments,
         )
     except ConcurrentChange as error:
         try:
             existing = rt.duban.finding(finding_id)
         except DomainError:
-            return _render_new(actor, values, error.message, error.status)
+            return _render_new(actor, values, error, error.status)
         if existing.county_id != actor.county_id:
-            return _render_new(actor, values, error.message, error.status)
+            return _render_new(actor, values, error, error.status)
         flash("该问题已经登记过（表单被重复提交），未再次登记", "info")
         return redirect(url_for("findings.show", finding_id=str(finding_id)), 303)
     except DomainError as error:
-        return _render_new(actor, values, error.message, error.status)
+        return _render_new(actor, values, error, error.status)
 
     message = "已登记问题"
     position = filed.position
