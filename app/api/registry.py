@@ -73,11 +73,12 @@ class Operation:
     idempotent: bool = False
     content_type: str = "application/json"
     validator: Any = field(default=None, repr=False)
+    prefix: str = ""
 
     @property
     def path(self) -> str:
         """The OpenAPI path of the Flask rule: ``<finding_id>`` → ``{finding_id}``."""
-        return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", self.rule)
+        return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", self.prefix + self.rule)
 
 
 class Registry:
@@ -110,7 +111,7 @@ class Registry:
             operation = Operation(
                 method=method.upper(), rule=rule, endpoint=name, summary=summary, tag=tag, roles=roles,
                 request=request, response=response, status=status, params=params, idempotent=idempotent,
-                content_type=content_type,
+                content_type=content_type, prefix=self.blueprint.url_prefix or "",
                 validator=Draft202012Validator(request, format_checker=FormatChecker()) if request else None,
             )  # fmt: skip
             self.operations.append(operation)
