@@ -73,6 +73,7 @@ def register_api(app: Flask) -> None:
     from app.api import (  # noqa: F401
         cases,
         circulars,
+        evidence,
         findings,
         inbox,
         openapi,

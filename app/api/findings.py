@@ -12,9 +12,10 @@ from uuid import UUID
 
 from flask import request
 
-from app.access import COUNTY_READERS, allow, signed_in
+from app.access import allow, signed_in
 from app.api import api, idempotency
 from app.api import schemas as s
+from app.api.evidence import resolved
 from app.api.common import actor, plain, replayed, respond, settle, uuid_or
 from app.api.pagination import PARAMS as PAGE_PARAMS
 from app.api.pagination import cursor_arg, encode, limit_arg
@@ -24,7 +25,7 @@ from app.web.as_of import as_of_from
 from app.web.findings import ACTIONS as PAGE_ACTIONS
 from app.web.findings import visible_row
 from app.web.scope import scope_for
-from domain.errors import DomainError, NotYourUnit, UnknownUnit, WrongCounty
+from domain.errors import NotYourUnit, UnknownUnit, WrongCounty
 from domain.events import CATEGORIES, COMMAND, INSPECTOR, Actor
 from domain.finding import STATUSES, Finding
 from domain.service import Duban, Recorded, UnknownFinding
@@ -235,6 +236,7 @@ def file() -> Any:
         raise UnknownUnit()
     inspection = payload.get("inspection_id")
     new_id = idempotency.key_id(who, "findings.file")
+    attachments = resolved(payload.get("attachments", []))
 
     def create(finding_id: UUID | None) -> Recorded:
         return duban.file_finding(
@@ -249,6 +251,7 @@ def file() -> Any:
             inspection_id=UUID(inspection) if inspection else None,
             actor=who,
             finding_id=finding_id,
+            attachments=attachments,
         )
 
     finding_id, result, again = idempotency.create_once(new_id, duban.finding, _same_filing(payload), create)
@@ -290,9 +293,11 @@ STEPS = (
     ),
     Step(
         "submit-rectification", "提交整改材料", "submit",
-        s.body({"description": s.text(4000), "evidence": {"type": "array", "items": s.text(500), "maxItems": 50}},
-               ("description",)),
-        lambda d, f, a, b: d.submit_rectification(f, b["description"], a, evidence=b.get("evidence", [])),
+        s.body({"description": s.text(4000), "evidence": {"type": "array", "items": s.text(500), "maxItems": 50},
+                "attachments": s.ATTACHMENTS}, ("description",)),
+        lambda d, f, a, b: d.submit_rectification(
+            f, b["description"], a, evidence=b.get("evidence", []), attachments=resolved(b.get("attachments", []))
+        ),
     ),
     Step(
         "accept", "验收通过（销号）", "accept", s.body({"note": s.text()}),

@@ -63,7 +63,7 @@ def document() -> dict[str, Any]:
         if op.request is not None:
             operation["requestBody"] = {
                 "required": bool(op.request.get("required")),
-                "content": {"application/json": {"schema": op.request}},
+                "content": {op.request_media: {"schema": op.request}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = operation
     return {

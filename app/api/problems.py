@@ -76,7 +76,13 @@ def from_http_error(error: HTTPException) -> Response:
         original = getattr(error, "original_exception", None)
         if original is not None:
             log.error("API request failed", exc_info=original)
-    return problem(status, HTTP_DETAILS.get(status, "请求未能完成"), headers=headers)
+    detail = HTTP_DETAILS.get(status, "请求未能完成")
+    if status == 413:
+        from app.body_limits import limit_of
+
+        limit = limit_of(request.endpoint)
+        detail = limit.message if limit is not None else detail
+    return problem(status, detail, headers=headers)
 
 
 def is_api_request() -> bool:

@@ -72,6 +72,8 @@ class Operation:
     #: Creating requests take an Idempotency-Key.
     idempotent: bool = False
     content_type: str = "application/json"
+    #: The request body's media type (multipart for uploads; those views read the body themselves).
+    request_media: str = "application/json"
     validator: Any = field(default=None, repr=False)
     prefix: str = ""
 
@@ -101,6 +103,7 @@ class Registry:
         idempotent: bool = False,
         endpoint: str | None = None,
         content_type: str = "application/json",
+        request_media: str = "application/json",
     ) -> Callable[[F], F]:
         def decorate(view: F) -> F:
             access = rule_of(view)
@@ -111,7 +114,7 @@ class Registry:
             operation = Operation(
                 method=method.upper(), rule=rule, endpoint=name, summary=summary, tag=tag, roles=roles,
                 request=request, response=response, status=status, params=params, idempotent=idempotent,
-                content_type=content_type, prefix=self.blueprint.url_prefix or "",
+                content_type=content_type, prefix=self.blueprint.url_prefix or "", request_media=request_media,
                 validator=Draft202012Validator(request, format_checker=FormatChecker()) if request else None,
             )  # fmt: skip
             self.operations.append(operation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.attachments import MAX_ATTACHMENTS
 from domain.circular import CIRCULAR_KINDS
 from domain.events import CATEGORIES, ROLES, SEVERITIES, SOURCES, SYSTEM, UNIT_KINDS
 
@@ -56,6 +57,21 @@ PROBLEM = resource(
     ("type", "title", "status", "detail", "instance"),
 )
 
+# Evidence: how a JSON body names files uploaded before (POST /evidence); the
+# media type and size, if sent, are read again from the stored file.
+ATTACHMENT_REFERENCE = {
+    "type": "object",
+    "properties": {
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "media_type": {"type": "string", "maxLength": 100},
+        "size": {"type": "integer"},
+    },
+    "required": ["sha256", "name"],
+    "additionalProperties": False,
+}
+ATTACHMENTS = {"type": "array", "items": ATTACHMENT_REFERENCE, "maxItems": MAX_ATTACHMENTS}
+
 # Findings
 FINDING = resource(
     {
@@ -104,6 +120,7 @@ FILE_FINDING = body(
         "household_no": text(40),
         "cadre_ids": ids(50),
         "inspection_id": UUID,
+        "attachments": ATTACHMENTS,
     },
     ("unit_id", "category", "source", "severity", "check_item", "description"),
 )

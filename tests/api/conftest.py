@@ -54,6 +54,11 @@ class Api:
         return self.county.duban.position()
 
 
+@pytest.fixture(autouse=True)
+def evidence_outside_the_checkout(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUBAN_EVIDENCE_DIR", str(tmp_path / "evidence"))
+
+
 @pytest.fixture
 def api(app: Flask, county: County) -> Api:  # noqa: F811
     keys = {}
