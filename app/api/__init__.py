@@ -76,6 +76,7 @@ def register_api(app: Flask) -> None:
         evidence,
         findings,
         inbox,
+        inspections,
         openapi,
         reads,
         rulebook,

@@ -47,3 +47,25 @@ def adopt() -> Any:
     result = runtime().duban.adopt_rules(who.county_id, rules, date.fromisoformat(payload["in_force_from"]), who)
     settle(result.position)
     return respond(rulebook_out(who.county_id), 201)
+
+
+HOLIDAYS = s.body(
+    {"year": {"type": "integer", "minimum": 2000, "maximum": 2100},
+     "days_off": {"type": "array", "items": s.DATE, "maxItems": 60},
+     "make_up_workdays": {"type": "array", "items": s.DATE, "maxItems": 30}},
+    ("year", "days_off", "make_up_workdays"),
+)  # fmt: skip
+
+
+@api.post("/rulebook/holidays", summary="登记某年的法定节假日与调休上班日", tag=TAG, request=HOLIDAYS,
+          response=s.RULEBOOK)  # fmt: skip
+@allow(COMMAND)
+def holidays() -> Any:
+    payload = read_body(api.current())
+    who = actor()
+    result = runtime().duban.record_holiday_arrangement(
+        who.county_id, payload["year"], [date.fromisoformat(d) for d in payload["days_off"]],
+        [date.fromisoformat(d) for d in payload["make_up_workdays"]], who,
+    )  # fmt: skip
+    settle(result.position)
+    return respond(rulebook_out(who.county_id))

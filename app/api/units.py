@@ -15,7 +15,7 @@ from app.api.pagination import paginate
 from app.api.reads import document_out
 from app.api.registry import Param, read_body
 from app.identity import runtime
-from domain.events import CADRE, COMMAND, UNIT, Actor
+from domain.events import CADRE, COMMAND, INSPECTOR, UNIT, Actor
 from domain.errors import UnknownUnit
 from domain.org import Unit
 
@@ -147,3 +147,50 @@ def move(unit_id: str) -> Any:
 @allow(COMMAND)
 def retire(unit_id: str) -> Any:
     return _command(unit_id, lambda d, u, a, b: d.retire_unit(u, b.get("reason", ""), a))
+
+
+@api.post("/units/<unit_id>/webhook", summary="设置单位的消息推送机器人", tag=TAG,
+          request=s.body({"url": s.text(500), "secret": s.text(200)}, ("url", "secret")), response=s.UNIT,
+          params=UNIT_PATH)  # fmt: skip
+@allow(COMMAND)
+def webhook(unit_id: str) -> Any:
+    return _command(unit_id, lambda d, u, a, b: d.configure_webhook(u, b["url"], b["secret"], a))
+
+
+UNIT_NOTICE = s.resource(
+    {"notice_id": s.UUID, "unit_id": s.UUID, "finding_ids": {"type": "array"}, "issued_on": {"type": "string"}},
+    ("notice_id", "unit_id", "finding_ids"),
+)
+
+
+@api.post("/units/<unit_id>/notices", summary="下发单位整改通知书（列明该单位在整改期内的问题）", tag=TAG,
+          request=s.body({"finding_ids": {**s.ids(500), "minItems": 1}}, ("finding_ids",)), response=UNIT_NOTICE,
+          status=201, params=(*UNIT_PATH, idempotency.PARAM), idempotent=True)  # fmt: skip
+@allow(INSPECTOR, COMMAND)
+def issue_notice(unit_id: str) -> Any:
+    from domain.service import UnknownFinding
+    from domain.unit_notice import UnitNotice
+
+    who = actor()
+    unit = visible_unit(unit_id, who)
+    payload = read_body(api.current())
+    duban = runtime().duban
+    findings = [uuid_or(f, UnknownFinding) for f in payload["finding_ids"]]
+    new_id = idempotency.key_id(who, "units.issue_notice")
+
+    def out(notice: UnitNotice) -> dict[str, Any]:
+        return {"notice_id": str(notice.id), "unit_id": str(notice.unit_id),
+                "finding_ids": [str(f) for f in notice.finding_ids], "issued_on": str(notice.issued_on)}  # fmt: skip
+
+    def same(notice: UnitNotice) -> bool:
+        return notice.unit_id == unit.id and idempotency.same_ids(notice.finding_ids, findings)
+
+    def create(notice_id: UUID | None) -> Any:
+        return duban.issue_unit_notice(unit.id, findings, who, notice_id=notice_id)
+
+    notice_id, result, again = idempotency.create_once(new_id, duban.unit_notice, same, create)
+    notice = duban.unit_notice(notice_id)
+    if again:
+        return replayed(out(notice))
+    settle(result.position)
+    return respond(out(notice), 201)

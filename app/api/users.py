@@ -128,3 +128,15 @@ def grant_role(user_id: str) -> Any:
 @allow(COMMAND)
 def revoke_role(user_id: str) -> Any:
     return _role_change(user_id, False)
+
+
+@api.post("/users/<user_id>/email", summary="设置用户的电子邮箱（接收通知）", tag=TAG,
+          request=s.body({"email": s.text(200)}, ("email",)), response=s.USER, params=USER_PATH)  # fmt: skip
+@signed_in
+def set_email(user_id: str) -> Any:
+    who = actor()
+    user = visible_user(user_id, who)
+    payload = read_body(api.current())
+    result = runtime().duban.set_email(user.id, payload["email"], who)  # the user themself, or the command office
+    settle(result.position)
+    return respond(user_out(runtime().duban.user(user.id)))

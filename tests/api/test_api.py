@@ -358,3 +358,44 @@ def test_cases(api):
     assert [c["case_id"] for c in api.get("/api/v1/cases").get_json()["items"]] == [cid]
     assert_problem(api.get(f"/api/v1/cases/{cid}", role="unit"), 403)
     assert_problem(api.post("/api/v1/cases", body, role="command"), 403)
+
+
+def test_inspections_holidays_webhooks_emails_and_unit_notices(api):
+    county = api.county
+    key = {"Idempotency-Key": "round-2026-10"}
+    round_ = {"title": "十月督查", "source": "inspection", "inspector_ids": [str(county.inspector)],
+              "starts_on": "2026-10-09", "ends_on": "2026-10-20"}  # fmt: skip
+    planned = api.post("/api/v1/inspections", round_, role="inspector", headers=key)
+    assert planned.status_code == 201, planned.get_data(as_text=True)
+    position = api.position
+    assert api.post("/api/v1/inspections", round_, role="inspector", headers=key).status_code == 200
+    assert api.position == position
+    inspection_id = planned.get_json()["inspection_id"]
+    filed = api.post("/api/v1/findings", filing(county, inspection_id=inspection_id), role="inspector")
+    assert filed.get_json()["inspection_id"] == inspection_id
+    done = api.post("/api/v1/inspections/complete", {"inspection_id": inspection_id, "summary": "完成"}, role="inspector")
+    assert done.get_json()["completed"] is True
+    assert_problem(api.post("/api/v1/inspections/complete", {"inspection_id": str(uuid4())}), 404)
+
+    holidays = api.post("/api/v1/rulebook/holidays", {"year": 2027, "days_off": ["2027-01-01"], "make_up_workdays": []})
+    assert holidays.status_code == 200, holidays.get_data(as_text=True)
+
+    hook = api.post(f"/api/v1/units/{county.village_a1}/webhook", {"url": "https://example.org/hook", "secret": "s" * 20})
+    assert hook.status_code == 200, hook.get_data(as_text=True)
+    before = api.position
+    assert_problem(api.post(f"/api/v1/units/{county.village_a1}/webhook", {"url": "ftp://x", "secret": "s" * 20}), 422)
+    assert api.position == before
+
+    assert api.post(f"/api/v1/users/{county.unit_a1}/email", {"email": "li@example.org"}, role="unit").status_code == 200
+    assert_problem(api.post(f"/api/v1/users/{county.unit_b}/email", {"email": "x@example.org"}, role="unit"), 404)
+
+    finding = county.file(county.village_a1)
+    county.settle()
+    key = {"Idempotency-Key": "notice-1"}
+    notice = api.post(f"/api/v1/units/{county.village_a1}/notices", {"finding_ids": [str(finding)]}, role="inspector",
+                      headers=key)  # fmt: skip
+    assert notice.status_code == 201, notice.get_data(as_text=True)
+    position = api.position
+    again = api.post(f"/api/v1/units/{county.village_a1}/notices", {"finding_ids": [str(finding)]}, role="inspector",
+                     headers=key)  # fmt: skip
+    assert again.status_code == 200 and api.position == position
