@@ -10,18 +10,21 @@ from tests.support import postgres_schema, sqlite_env
 
 
 @pytest.fixture(autouse=True, scope="session")
-def documents_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Printed documents go to a temporary folder, in this process and in the workers it
-    starts (they inherit the environment), never into the checkout's var/documents."""
+def files_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Printed documents and evidence files go to temporary folders, in this process and
+    in the workers it starts (they inherit the environment), never into the checkout's var/."""
     import os
 
-    previous = os.environ.get("DUBAN_DOCUMENTS_DIR")
-    os.environ["DUBAN_DOCUMENTS_DIR"] = str(tmp_path_factory.mktemp("documents"))
+    folders = {"DUBAN_DOCUMENTS_DIR": "documents", "DUBAN_EVIDENCE_DIR": "evidence"}
+    previous = {name: os.environ.get(name) for name in folders}
+    for name, folder in folders.items():
+        os.environ[name] = str(tmp_path_factory.mktemp(folder))
     yield
-    if previous is None:
-        os.environ.pop("DUBAN_DOCUMENTS_DIR", None)
-    else:
-        os.environ["DUBAN_DOCUMENTS_DIR"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
