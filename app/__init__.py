@@ -87,6 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.errors import register_error_handlers
     from app.identity import current_identity
     from app.labels import register_filters
+    from app.security import init_security_headers
     from app.web import register_blueprints
 
     @app.before_request
@@ -96,6 +97,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_access(app)
     init_body_limits(app)  # before the form token check, which reads the body
     init_csrf(app)
+    init_security_headers(app)
     register_filters(app)
     register_blueprints(app)
     register_error_handlers(app)

@@ -33,10 +33,9 @@ from app.access import allow, public, signed_in
 from app.identity import current_actor, current_identity, runtime
 from app.labels import document_details, local_time, points
 from app.web.findings import _names, _who
-from app.web.scope import NotNamedCadre
 from domain.circular import CIRCULAR_KINDS, Circular
 from domain.documents import format_code, normalize_code
-from domain.errors import DomainError, InvalidInput, NotPermitted, NotYourUnit
+from domain.errors import DomainError, InvalidInput, NotPermitted
 from domain.events import CADRE, CATEGORIES, COMMAND, INSPECTOR, UNIT, Actor
 from domain.finding import RECTIFYING, Finding
 from domain.service import UnknownUnitNotice
@@ -107,9 +106,7 @@ def _readable(actor: Actor, code: str) -> DocumentRow:
     for row in own:
         if may_read(actor, row):
             return row
-    raise NotNamedCadre("该文书未将您列为帮扶责任人，无权下载") if actor.role == CADRE else NotYourUnit(
-        "该文书不属于您所在单位，无权下载"
-    )
+    raise UnknownDocument()  # another unit's document reads as unknown, like a forged code
 
 
 def _allow_large_upload() -> None:

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from app.access import allow, signed_in
+from app.access import RoleNotAllowed, allow, signed_in
 from app.body_limits import body_limit
 from app.evidence import uploads as evidence_uploads
 from app.evidence import web as evidence_web
@@ -304,6 +304,8 @@ def act(finding_id: str, action: str) -> Any:
     assert actor is not None
     rt = runtime()
     visible_row(fid, actor)
+    if actor.role not in spec.roles:  # before the form is read: its errors would say nothing of the role
+        raise RoleNotAllowed.naming(spec.roles)
     try:
         result = spec.run(rt.duban, fid, actor, request.form)
     except DomainError as error:
