@@ -26,7 +26,7 @@ from app.identity import current_actor, runtime
 from app.labels import actor_name, event_details, event_label, local_time
 from app.web.scope import parse_id, require_visible
 from domain.errors import ConcurrentChange, DomainError, InvalidInput, MissingField, NotPermitted
-from domain.events import CADRE, COMMAND, INSPECTOR, ROLES, SYSTEM, UNIT, Actor
+from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, ROLES, SYSTEM, UNIT, Actor
 from domain.finding import ACKNOWLEDGED, CLOSED, FILED, OPEN, SUBMITTED, WITHDRAWN
 from domain.service import Duban, NotACadre, Recorded, UnknownFinding
 
@@ -281,6 +281,9 @@ def render_finding(
             fresh=fresh,
             notice_document=notice_document,
             may_issue_unit_notice=actor.role in (INSPECTOR, COMMAND),
+            # Cases are the discipline office's and the command office's to see.
+            case_ids=rt.cases.cases_of_findings([str(finding_id)]).get(str(finding_id), [])
+            if actor.role in (COMMAND, DISCIPLINE) else [],
         ),
         status,
     )

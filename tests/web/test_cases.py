@@ -198,3 +198,17 @@ def test_another_countys_case_or_a_forged_one_is_not_found(discipline, county: C
         assert discipline.get(f"/cases/{bad}").status_code == 404, bad
         assert post(discipline, f"/cases/{bad}/close", {"conclusion": "结案"}).status_code == 404, bad
     assert county.duban.position() == before
+
+
+def test_a_findings_page_links_its_cases_for_the_two_offices_only(client, county: County) -> None:
+    finding = escalated_finding(county)
+    case_id = open_case(county, finding)
+    county.settle()
+    for user, role in ((county.discipline, DISCIPLINE), (county.command, COMMAND)):
+        act_as(client, user, role)
+        page = client.get(f"/findings/{finding}").get_data(as_text=True)
+        assert "查看案件" in text_of(page, "cases") and f'href="/cases/{case_id}"' in page
+    for user, role in ((county.inspector, INSPECTOR), (county.unit_a1, UNIT)):
+        act_as(client, user, role)
+        page = client.get(f"/findings/{finding}").get_data(as_text=True)
+        assert f"/cases/{case_id}" not in page and 'id="cases"' not in page
