@@ -492,7 +492,8 @@ class _Story:
     # Planning the year ------------------------------------------------------------
     def plan_year(self) -> None:
         """How many findings, and on which working days they are filed."""
-        setup_events = len(self.units) + len(self.shape.people) + 1
+        # a person is two events: the user and the claim on their login
+        setup_events = len(self.units) + 2 * len(self.shape.people) + 1
         wd_count = self.last_wd + 1
         self.rounds = [w for w in range(3, self.last_wd - 12, 15)]  # every 3 weeks
         overhead = setup_events + 2 * (len(self.rounds) + 1) + 2

@@ -99,9 +99,11 @@ def test_an_interrupted_county_is_completed_with_the_same_history(tmp_path, monk
 
     interrupted = sqlite_store(tmp_path, "interrupted")
     real_flush = GeneratorDuban.flush
+    stored_when_interrupted = []
 
     def failing_flush(self: GeneratorDuban) -> None:
-        if self.written >= 900:
+        if self.written >= 900:  # a batch may run over its size by one save's events
+            stored_when_interrupted.append(self.written)
             raise KeyboardInterrupt
         real_flush(self)
 
@@ -112,13 +114,13 @@ def test_an_interrupted_county_is_completed_with_the_same_history(tmp_path, monk
     app = open_application(interrupted)
     try:
         assert county_state(app, 2026, 1) == "interrupted"
-        assert app.position() == 900
+        assert app.position() == stored_when_interrupted[0] >= 900
     finally:
         app.close()
 
     resumed = generate(interrupted, counties=1, target_events_per_county=TARGET, batch_events=300)
     assert [c.status for c in resumed.counties] == ["resumed"]
-    assert resumed.skipped_events == 900
+    assert resumed.skipped_events == stored_when_interrupted[0]
     assert read_log(interrupted) == read_log(clean)
 
 
