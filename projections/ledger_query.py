@@ -89,19 +89,35 @@ class LedgerQuery:
         today = f.as_of or today
         where, params = self._where(f, today)
         count, count_params = self._sources(f, f"SELECT COUNT(*) AS n FROM {{F}} f{where}")
-        listing, listing_params = self._sources(
-            f,
+        listing, listing_params = self._sources(f, self._listing(where) + " LIMIT ? OFFSET ?")
+        with self.view.reading() as rows:
+            total = rows.one(count, [*count_params, *params])["n"]
+            found = rows.all(listing, [*listing_params, *params, per_page, (page - 1) * per_page])
+        return LedgerPage([self._row(r, today) for r in found], int(total), page, per_page)
+
+    def after(self, f: LedgerFilter, today: date, limit: int, key: tuple[str, str] | None) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows after ``key`` (the last row's filed_at and finding_id),
+        in the pages' order: a keyset page, so findings filed meanwhile never shift it."""
+        today = f.as_of or today
+        where, params = self._where(f, today)
+        if key is not None:
+            where += (" AND " if where else " WHERE ") + "(f.filed_at < ? OR (f.filed_at = ? AND f.finding_id > ?))"
+            params = [*params, key[0], key[0], key[1]]
+        listing, listing_params = self._sources(f, self._listing(where) + " LIMIT ?")
+        with self.view.reading() as rows:
+            found = rows.all(listing, [*listing_params, *params, limit])
+        return [self._row(r, today) for r in found]
+
+    @staticmethod
+    def _listing(where: str) -> str:
+        return (
             "SELECT f.*, u.name AS unit_name, u.kind AS unit_kind, z.name AS zone_name, t.name AS town_name"
             " FROM {F} f"
             " LEFT JOIN {U} u ON u.unit_id = f.unit_id"
             " LEFT JOIN {U} z ON z.unit_id = f.zone_id"
             " LEFT JOIN {U} t ON t.unit_id = f.town_id"
-            f"{where} ORDER BY f.filed_at DESC, f.finding_id LIMIT ? OFFSET ?",
+            f"{where} ORDER BY f.filed_at DESC, f.finding_id"
         )
-        with self.view.reading() as rows:
-            total = rows.one(count, [*count_params, *params])["n"]
-            found = rows.all(listing, [*listing_params, *params, per_page, (page - 1) * per_page])
-        return LedgerPage([self._row(r, today) for r in found], int(total), page, per_page)
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""

@@ -136,26 +136,9 @@ def ledger_filter(who: Actor, today: date) -> LedgerFilter:
 def ledger_rows(f: LedgerFilter, today: date, limit: int, after: list[str] | None) -> list[dict[str, Any]]:
     """Up to ``limit`` rows after the cursor, newest filed first (ties by id): a
     keyset page, so findings filed meanwhile never shift the pages."""
-    query = runtime().query
-    today = f.as_of or today
-    where, params = query._where(f, today)
-    if after is not None:
-        if len(after) != 2:
-            raise BadQuery("分页游标无效，请使用上一页返回的 next_cursor")
-        where += (" AND " if where else " WHERE ") + "(f.filed_at < ? OR (f.filed_at = ? AND f.finding_id > ?))"
-        params = [*params, after[0], after[0], after[1]]
-    statement, source_params = query._sources(
-        f,
-        "SELECT f.*, u.name AS unit_name, u.kind AS unit_kind, z.name AS zone_name, t.name AS town_name"
-        " FROM {F} f"
-        " LEFT JOIN {U} u ON u.unit_id = f.unit_id"
-        " LEFT JOIN {U} z ON z.unit_id = f.zone_id"
-        " LEFT JOIN {U} t ON t.unit_id = f.town_id"
-        f"{where} ORDER BY f.filed_at DESC, f.finding_id LIMIT ?",
-    )
-    with query.view.reading() as rows:
-        found = rows.all(statement, [*source_params, *params, limit])
-    return [query._row(r, today) for r in found]
+    if after is not None and len(after) != 2:
+        raise BadQuery("分页游标无效，请使用上一页返回的 next_cursor")
+    return runtime().query.after(f, today, limit, (after[0], after[1]) if after is not None else None)
 
 
 @api.get("/findings", summary="问题台账（可筛选，按登记时间倒序）", tag=TAG, params=LEDGER_PARAMS,
