@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from domain.attachments import SHA256_HEX
+from workers.files import write_once
 
 DIRECTORY_VARIABLE = "DUBAN_EVIDENCE_DIR"
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -58,23 +58,7 @@ class EvidenceStore:
     def put(self, data: bytes) -> str:
         """Store the bytes under their sha256 (once) and return it."""
         sha256 = hashlib.sha256(data).hexdigest()
-        final = self.path(sha256)
-        if final.is_file():
-            return sha256
-        final.parent.mkdir(parents=True, exist_ok=True)
-        handle, spare = tempfile.mkstemp(prefix=f".{sha256[:12]}.", suffix=".tmp", dir=final.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(spare, 0o444)
-            # Atomic; two writers of the same bytes leave the same file.
-            os.replace(spare, final)
-        except BaseException:
-            if os.path.exists(spare):
-                os.unlink(spare)
-            raise
+        write_once(self.path(sha256), data)
         return sha256
 
     def read(self, sha256: str) -> bytes:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from domain.documents import SHA256_HEX
+from workers.files import write_once
 
 DIRECTORY_VARIABLE = "DUBAN_DOCUMENTS_DIR"
 
@@ -43,23 +43,7 @@ class DocumentStore:
     def put(self, data: bytes) -> str:
         """Store the bytes under their sha256 (once) and return it."""
         sha256 = hashlib.sha256(data).hexdigest()
-        final = self.path(sha256)
-        if final.is_file():
-            return sha256
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle, spare = tempfile.mkstemp(prefix=f".{sha256[:12]}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(spare, 0o444)
-            try:
-                os.link(spare, final)  # fails if the name exists: never overwritten
-            except FileExistsError:
-                pass
-        finally:
-            os.unlink(spare)
+        write_once(self.path(sha256), data)
         return sha256
 
     def read(self, sha256: str) -> bytes:
