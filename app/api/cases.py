@@ -10,7 +10,7 @@ from uuid import UUID
 from app.access import allow
 from app.api import api, idempotency
 from app.api import schemas as s
-from app.api.common import actor, plain, replayed, respond, settle, uuid_or
+from app.api.common import actor, plain, respond, settle, uuid_or
 from app.api.pagination import PARAMS as PAGE_PARAMS
 from app.api.pagination import paginate
 from app.api.registry import Param, read_body
@@ -90,11 +90,9 @@ def open_case() -> Any:
             subject_unit_id=subject_id, case_id=case_id,
         )  # fmt: skip
 
-    case_id, result, again = idempotency.create_once(new_id, duban.case, same, create)
-    if again:
-        return replayed(visible_case(case_id, who))
-    settle(result.position)
-    return respond(visible_case(case_id, who), 201)
+    return idempotency.created_or_replayed(
+        new_id, duban.case, same, create, lambda case_id: visible_case(case_id, who)
+    )
 
 
 def _command(case_id: str, run: Any) -> Any:

@@ -10,7 +10,7 @@ from uuid import UUID
 from app.access import allow, signed_in
 from app.api import api, idempotency
 from app.api import schemas as s
-from app.api.common import actor, plain, replayed, respond, settle, uuid_or
+from app.api.common import actor, plain, respond, settle, uuid_or
 from app.api.pagination import PARAMS as PAGE_PARAMS
 from app.api.pagination import paginate
 from app.api.reads import NoDocumentYet, document_out
@@ -96,11 +96,9 @@ def draft() -> Any:
             circular_id=circular_id,
         )  # fmt: skip
 
-    circular_id, result, again = idempotency.create_once(new_id, duban.circular, same, create)
-    if again:
-        return replayed(visible_circular(circular_id, who))
-    settle(result.position)
-    return respond(visible_circular(circular_id, who), 201)
+    return idempotency.created_or_replayed(
+        new_id, duban.circular, same, create, lambda circular_id: visible_circular(circular_id, who)
+    )
 
 
 def _command(circular_id: str, run: Any) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid5
 
-from flask import request
+from flask import Response, request
 
 from app.api.registry import Param
 from domain.errors import ConcurrentChange, DomainError
@@ -84,6 +84,24 @@ def create_once(
             raise
         return replay(found)
     return result.id, result, False
+
+
+def created_or_replayed(
+    new_id: UUID | None,
+    load: Callable[[UUID], Any],
+    same_request: Callable[[Any], bool],
+    create: Callable[[UUID | None], Any],
+    shown: Callable[[UUID], Any],
+) -> Response:
+    """The answer to a creating request: the new resource (201) once the views
+    have it, or, for a retry of the same key, the resource it created (200)."""
+    from app.api.common import replayed, respond, settle
+
+    aggregate_id, result, again = create_once(new_id, load, same_request, create)
+    if again:
+        return replayed(shown(aggregate_id))
+    settle(result.position)
+    return respond(shown(aggregate_id), 201)
 
 
 def same_text(a: Any, b: Any) -> bool:

@@ -109,11 +109,9 @@ def register() -> Any:
             code=payload.get("code", ""), unit_id=unit_id,
         )  # fmt: skip
 
-    unit_id, result, again = idempotency.create_once(new_id, duban.unit, same, create)
-    if again:
-        return replayed(unit_out(duban.unit(unit_id)))
-    settle(result.position)
-    return respond(unit_out(duban.unit(unit_id)), 201)
+    return idempotency.created_or_replayed(
+        new_id, duban.unit, same, create, lambda unit_id: unit_out(duban.unit(unit_id))
+    )
 
 
 def _command(unit_id: str, run: Any) -> Any:

@@ -9,7 +9,7 @@ from uuid import UUID
 from app.access import allow, signed_in
 from app.api import api, idempotency
 from app.api import schemas as s
-from app.api.common import actor, replayed, respond, settle, uuid_or
+from app.api.common import actor, respond, settle, uuid_or
 from app.api.pagination import PARAMS as PAGE_PARAMS
 from app.api.pagination import paginate
 from app.api.registry import Param, read_body
@@ -98,11 +98,9 @@ def register() -> Any:
             actor=who, user_id=user_id,
         )  # fmt: skip
 
-    user_id, result, again = idempotency.create_once(new_id, duban.user, same, create)
-    if again:
-        return replayed(user_out(duban.user(user_id)))
-    settle(result.position)
-    return respond(user_out(duban.user(user_id)), 201)
+    return idempotency.created_or_replayed(
+        new_id, duban.user, same, create, lambda user_id: user_out(duban.user(user_id))
+    )
 
 
 def _role_change(user_id: str, grant: bool) -> Any:

@@ -314,9 +314,12 @@ def test_an_oversized_body_is_refused_before_anything_is_read(client, county, ev
     response = send(client, "/findings/new", filing(county, (big, "大照片.jpg")))
     assert response.status_code == 413
     assert "每次合计不能超过30MB" in response.text and "未登记任何内容" in response.text
+    assert county.duban.position() == before
     finding_id = county.file(county.village_a1)
     act_as(client, county.unit_a1, "unit")
+    before = county.duban.position()
     assert submit(client, finding_id, (big, "大照片.jpg")).status_code == 413
+    assert county.duban.position() == before
     assert [type(e).__name__ for e in county.duban.history(finding_id)] == ["Filed", "NoticeIssued"]
     assert stored(evidence_dir) == []
 
@@ -328,6 +331,7 @@ def test_an_oversized_file_is_refused(client, county, evidence_dir):
     response = send(client, "/findings/new", filing(county, (eleven_megabytes, "大图.png")))
     assert response.status_code == 413
     assert "不能超过10MB" in text_of(response.text, "form-error")
+    assert county.duban.position() == before
     assert county.duban.position() == before
     assert stored(evidence_dir) == []
 
