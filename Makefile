@@ -2,6 +2,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist) beside the one running the tests that share Redis.
+TEST_WORKERS ?= 2
 
 .PHONY: setup run run-services test rebuild bench clean-data
 
@@ -29,7 +31,7 @@ run-services: setup
 test:
 	DUBAN_TEST_SETUP=1 bash scripts/setup.sh
 	bash scripts/ensure-services.sh
-	@rc=0; $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; TEST_WORKERS=$(TEST_WORKERS) bash scripts/test.sh $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 

@@ -35,3 +35,14 @@ def store_env(request: pytest.FixtureRequest, tmp_path) -> Iterator[dict[str, st
     else:
         with postgres_schema() as env:
             yield env
+
+
+#: Tests that share Redis database 15 (flushed around each) and start worker processes;
+#: one of them stops the Redis server. ``make test`` runs them one after another
+#: (``-m shared_redis``) beside the rest, which run on several processes.
+SHARED_REDIS = ("tests/workers/", "tests/documents_flow/", "tests/processes/")
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if item.nodeid.startswith(SHARED_REDIS):
+        item.add_marker(pytest.mark.shared_redis)

@@ -18,6 +18,9 @@ POSTGRES_BASE = {
     "POSTGRES_PORT": os.environ.get("TEST_POSTGRES_PORT", "5432"),
     "POSTGRES_USER": os.environ.get("TEST_POSTGRES_USER", "postgres"),
     "POSTGRES_PASSWORD": os.environ.get("TEST_POSTGRES_PASSWORD", ""),
+    # A pool opens its minimum at once, per store and per view: at the library's 5, three
+    # test processes side by side would hold more than the server's 100 connections.
+    "POSTGRES_POOL_SIZE": "1",
 }
 
 
