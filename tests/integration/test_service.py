@@ -651,3 +651,46 @@ def test_the_first_rulebook_and_a_fresh_store(store_env: dict[str, str]) -> None
                                 check_item="台账", description="缺失", actor=actor).position  # fmt: skip
         # A county has one rulebook; changing it is adopting a new version.
         refused(app, RulebookAlreadyOpen, app.open_rulebook, county_id, DEFAULT_RULES, date(2026, 3, 2), SYSTEM_ACTOR)
+
+
+def test_findings_filed_at_once_on_one_check_item_are_all_recorded(store_env) -> None:
+    """They meet on the check item's record (the repeat rule counts there): the one
+    that loses the race is decided again, not refused."""
+    import threading
+
+    from domain.check_items import check_item_record_id
+    from projections.storage import open_application
+
+    app = open_application(store_env)
+    try:
+        county = app.register_unit(name="米脂县", kind="county", parent_id=None).id
+        app.open_rulebook(county, DEFAULT_RULES, date(2020, 1, 1))
+        zone = app.register_unit(name="东战区", kind="zone", parent_id=county).id
+        town = app.register_unit(name="银州街道", kind="town", parent_id=zone).id
+        village = app.register_unit(name="高庙山村", kind="village", parent_id=town).id
+        office = app.register_unit(name="县指挥部办公室", kind="office", parent_id=county).id
+        inspector = app.actor(app.register_user(unit_id=office, name="王督查", login="wang", roles=["inspector"]).id,
+                              "inspector")  # fmt: skip
+        filed, failures = [], []
+        start = threading.Barrier(6)
+
+        def file(number: int) -> None:
+            start.wait()
+            try:
+                filed.append(app.file_finding(
+                    unit_id=village, category="missing", source="inspection", severity="general",
+                    check_item="帮扶手册收入测算", description=f"同时登记 {number}", actor=inspector,
+                ).id)  # fmt: skip
+            except Exception as error:  # noqa: BLE001 - collected for the assertion
+                failures.append(error)
+
+        threads = [threading.Thread(target=file, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == [] and len(set(filed)) == 6
+        record = app.repository.get(check_item_record_id(village, "帮扶手册收入测算"))
+        assert sorted(str(f) for f, _ in record.filed_dates()) == sorted(str(f) for f in filed)
+    finally:
+        app.close()
