@@ -391,16 +391,16 @@ class Duban(Application[UUID]):
         Findings of one check item at one unit are counted by one record (for the
         repeat rule), so two filed at the same moment collide there; nothing was
         saved, and the filing is decided again on the record as it now stands."""
-        arguments = dict(
-            unit_id=unit_id, category=category, source=source, severity=severity, check_item=check_item,
-            description=description, actor=actor, inspection_id=inspection_id, household_no=household_no,
-            cadre_ids=tuple(cadre_ids), finding_id=finding_id or uuid4(), attachments=tuple(attachments),
-        )  # fmt: skip
+        finding_id = finding_id or uuid4()
+        cadre_ids, attachments = tuple(cadre_ids), tuple(attachments)
         for attempt in range(FILING_ATTEMPTS):
             try:
-                return self._file_finding_once(**arguments)
+                return self._file_finding_once(
+                    unit_id, category, source, severity, check_item, description, actor, inspection_id,
+                    household_no, cadre_ids, finding_id, attachments,
+                )  # fmt: skip
             except ConcurrentChange:
-                if attempt == FILING_ATTEMPTS - 1 or self._exists(arguments["finding_id"]):
+                if attempt == FILING_ATTEMPTS - 1 or self._exists(finding_id):
                     raise
         raise AssertionError("unreachable")
 
@@ -411,22 +411,11 @@ class Duban(Application[UUID]):
             return False
         return True
 
-    def _file_finding_once(
-        self,
-        *,
-        unit_id: UUID,
-        category: str,
-        source: str,
-        severity: str,
-        check_item: str,
-        description: str,
-        actor: Actor,
-        inspection_id: UUID | None,
-        household_no: str,
-        cadre_ids: Iterable[UUID],
-        finding_id: UUID,
-        attachments: Iterable[Mapping[str, Any]],
-    ) -> Recorded:
+    def _file_finding_once(  # noqa: PLR0913 - file_finding's arguments, in its order
+        self, unit_id: UUID, category: str, source: str, severity: str, check_item: str, description: str,
+        actor: Actor, inspection_id: UUID | None, household_no: str, cadre_ids: tuple[UUID, ...], finding_id: UUID,
+        attachments: tuple[Mapping[str, Any], ...],
+    ) -> Recorded:  # fmt: skip
         now = self._now()
         unit = self.unit(unit_id)
         if unit.retired:
