@@ -220,7 +220,9 @@ def test_a_forged_sheet_size_does_not_stall_the_import(inspector, county):
             target.writestr(entry, content)
     started = time.monotonic()
     problems = refused(inspector, county, buffer.getvalue())
-    assert time.monotonic() - started < 30
+    # A stall would take hours (a million empty rows walked); the bound is loose so a
+    # loaded machine running the suite on several processes does not trip it.
+    assert time.monotonic() - started < 120
     assert problems == [
         ("1000000", "责任单位", "找不到责任单位“孤行”，请填写系统中登记的单位名称"),
         ("1000000", "问题类别", "请填写“问题类别”"),
