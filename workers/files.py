@@ -31,3 +31,13 @@ def write_once(final: Path, data: bytes) -> None:
             pass
     finally:
         os.unlink(spare)
+
+
+def configured_directory(variable: str, default_name: str) -> Path:
+    """The folder named by an environment variable, else ``var/<default_name>``."""
+    configured = os.environ.get(variable, "").strip()
+    if configured:
+        return Path(configured)
+    from projections.storage import var_dir
+
+    return var_dir() / default_name

@@ -14,11 +14,10 @@ No Flask here: the web, the API and a worker may all use it.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from domain.attachments import SHA256_HEX
-from workers.files import write_once
+from workers.files import configured_directory, write_once
 
 DIRECTORY_VARIABLE = "DUBAN_EVIDENCE_DIR"
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -39,12 +38,7 @@ class EvidenceStore:
 
     @classmethod
     def from_env(cls) -> EvidenceStore:
-        configured = os.environ.get(DIRECTORY_VARIABLE, "").strip()
-        if configured:
-            return cls(configured)
-        from projections.storage import var_dir
-
-        return cls(var_dir() / "evidence")
+        return cls(configured_directory(DIRECTORY_VARIABLE, "evidence"))
 
     def path(self, sha256: str) -> Path:
         """Where the file of this hash is (or would be); anything but a sha256 is refused."""

@@ -10,11 +10,10 @@ bytes have the same name, and a name that exists already is left alone.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from domain.documents import SHA256_HEX
-from workers.files import write_once
+from workers.files import configured_directory, write_once
 
 DIRECTORY_VARIABLE = "DUBAN_DOCUMENTS_DIR"
 
@@ -25,12 +24,7 @@ class DocumentStore:
 
     @classmethod
     def from_env(cls) -> DocumentStore:
-        configured = os.environ.get(DIRECTORY_VARIABLE, "").strip()
-        if configured:
-            return cls(configured)
-        from projections.storage import var_dir
-
-        return cls(var_dir() / "documents")
+        return cls(configured_directory(DIRECTORY_VARIABLE, "documents"))
 
     def path(self, sha256: str) -> Path:
         if not SHA256_HEX.match(sha256 or ""):
