@@ -44,13 +44,21 @@ def load_demo_command(if_empty: bool) -> None:
 
 
 @click.command("rebuild-projections")
+@click.option(
+    "--audit-chain", is_flag=True,
+    help="同时重建审计哈希链。重建按事件库现状重新计算，会把此前的篡改一并认可：仅在核验无误后使用。",
+)  # fmt: skip
 @with_appcontext
-def rebuild_projections_command() -> None:
-    """删除问题台账、通知和效能考评视图，并从事件日志重放重建。"""
+def rebuild_projections_command(audit_chain: bool) -> None:
+    """删除各查询视图（问题台账、通知、效能考评等），并从事件日志重放重建。"""
     runtime = _runtime()
     if not runtime.embedded:
         click.echo("提示：服务模式下请先停止 projector 进程，重建完成后再启动。")
     for name, view in runtime.views.items():
+        # A chain rebuilt from a tampered store would bless the tampering: only on request.
+        if name == "audit" and not audit_chain:
+            click.echo("审计哈希链未重建（如需重建，请先运行 verify-history 核验，再加 --audit-chain）。")
+            continue
         with runtime.paused(name) as follower:
             _rebuild(VIEW_LABELS.get(name, name), view.projection, follower)
 

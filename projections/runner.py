@@ -20,6 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from projections.audit_chain import AuditChainPostgresView, AuditChainProjection, AuditChainSQLiteView
 from projections.cases import CasePostgresView, CaseProjection, CaseSQLiteView
 from projections.circulars import CircularPostgresView, CircularProjection, CircularSQLiteView
 from projections.documents import DocumentPostgresView, DocumentProjection, DocumentSQLiteView
@@ -57,9 +58,9 @@ class Follower:
         notifications = self.app.recorder.select_notifications(
             start=start, limit=self.batch_size, stop=head, topics=self.projection.topics, inclusive_of_start=False
         )
-        items = [
-            (self.app.mapper.to_domain_event(n), Tracking(self.app.name, n.id)) for n in notifications
-        ]
+        # The audit chain hashes events as stored; every other view reads them decoded.
+        decode = (lambda n: n) if getattr(self.projection, "reads_stored_events", False) else self.app.mapper.to_domain_event
+        items = [(decode(n), Tracking(self.app.name, n.id)) for n in notifications]
         exhausted = len(notifications) < self.batch_size
         # Having read everything of interest up to the head, record the head itself.
         caught_up = Tracking(self.app.name, head) if exhausted else None
@@ -139,6 +140,10 @@ def documents_projection(store_env: dict[str, str] | None = None) -> DocumentPro
     return DocumentProjection(open_view("documents", DocumentSQLiteView, DocumentPostgresView, store_env))
 
 
+def audit_projection(store_env: dict[str, str] | None = None) -> AuditChainProjection:
+    return AuditChainProjection(open_view("audit", AuditChainSQLiteView, AuditChainPostgresView, store_env))
+
+
 #: Every view the projector process keeps, by name: what ``rebuild-projections`` rebuilds.
 PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "ledger": ledger_projection,
@@ -147,6 +152,7 @@ PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "circulars": circulars_projection,
     "documents": documents_projection,
     "cases": cases_projection,
+    "audit": audit_projection,
 }
 
 
