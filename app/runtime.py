@@ -26,6 +26,7 @@ from projections.ledger_query import LedgerQuery
 from app.labels import VIEW_LABELS
 from projections.runner import PROJECTIONS, Follower
 from projections.circulars import CircularQuery
+from projections.audit_chain import AuditChainQuery
 from projections.cases import CaseQuery
 from projections.documents import DocumentQuery
 from projections.scores_query import ScoreQuery
@@ -74,6 +75,7 @@ class Runtime:
         self.circulars = CircularQuery(self.views["circulars"].projection.view)
         self.documents = DocumentQuery(self.views["documents"].projection.view)
         self.cases = CaseQuery(self.views["cases"].projection.view)
+        self.audit = AuditChainQuery(self.views["audit"].projection.view)
         self._lock = threading.RLock()
         self.policies = policies and embedded
         self.policy_runner: Any = None
@@ -137,6 +139,7 @@ class Runtime:
                 link_base=os.environ.get("DUBAN_BASE_URL", ""),
                 scores=self.scores,
                 documents=self.documents,
+                audit=self.audit,
             )
         )
         self.jobs = InlineJobQueue()

@@ -28,6 +28,8 @@ class Services:
     scores: Any = None
     documents: Any = None
     store: Any = None
+    #: The audit chain's query (a document's anchor; verification runs).
+    audit: Any = None
 
 
 _services: Services | None = None
@@ -50,7 +52,8 @@ def services() -> Services:
 
 def open_services(store_env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None) -> Services:
     from projections.documents import DocumentQuery
-    from projections.runner import documents_projection, ledger_projection, scores_projection
+    from projections.audit_chain import AuditChainQuery
+    from projections.runner import audit_projection, documents_projection, ledger_projection, scores_projection
     from projections.scores_query import ScoreQuery
     from workers.documents.storage import DocumentStore
     from projections.storage import open_application
@@ -69,4 +72,5 @@ def open_services(store_env: dict[str, str] | None = None, clock: Callable[[], d
         scores=ScoreQuery(scores_projection(store_env).view),
         documents=DocumentQuery(documents_projection(store_env).view),
         store=DocumentStore.from_env(),
+        audit=AuditChainQuery(audit_projection(store_env).view),
     )
