@@ -28,6 +28,8 @@ from projections.runner import PROJECTIONS, Follower
 from projections.circulars import CircularQuery
 from projections.audit_chain import AuditChainQuery
 from projections.cases import CaseQuery
+from projections.history import HistoryQuery
+from projections.history_access import HistoryAccessQuery
 from projections.documents import DocumentQuery
 from projections.scores_query import ScoreQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
@@ -76,6 +78,8 @@ class Runtime:
         self.documents = DocumentQuery(self.views["documents"].projection.view)
         self.cases = CaseQuery(self.views["cases"].projection.view)
         self.audit = AuditChainQuery(self.views["audit"].projection.view)
+        self.history = HistoryQuery(self.views["history"].projection.view)
+        self.history_access = HistoryAccessQuery(self.views["history_access"].projection.view)
         self._lock = threading.RLock()
         self.policies = policies and embedded
         self.policy_runner: Any = None

@@ -680,6 +680,33 @@ class Duban(Application[UUID]):
         case.close(conclusion, actor, self._now())
         return Recorded(case.id, self._save_all(case))
 
+    # Access to full histories (查阅记录)
+    def record_history_viewed(
+        self, *, county_id: UUID, subject_kind: str, subject_id: UUID, subject_name: str, filters: dict[str, str],
+        actor: Actor,
+    ) -> Recorded:  # fmt: skip
+        """A full history page was shown to ``actor`` (see domain/history_access.py)."""
+        from domain.history_access import HistoryAccess
+
+        access = HistoryAccess.viewed(
+            county_id=county_id, subject_kind=subject_kind, subject_id=subject_id, subject_name=subject_name,
+            filters=filters, actor=actor, now=self._now(),
+        )  # fmt: skip
+        return Recorded(access.id, self._save_all(access))
+
+    def record_history_exported(
+        self, *, county_id: UUID, subject_kind: str, subject_id: UUID, subject_name: str, filters: dict[str, str],
+        events: int, sha256: str, actor: Actor,
+    ) -> Recorded:  # fmt: skip
+        """An audit bundle of a history was handed to ``actor``."""
+        from domain.history_access import HistoryAccess
+
+        access = HistoryAccess.exported(
+            county_id=county_id, subject_kind=subject_kind, subject_id=subject_id, subject_name=subject_name,
+            filters=filters, events=events, sha256=sha256, actor=actor, now=self._now(),
+        )  # fmt: skip
+        return Recorded(access.id, self._save_all(access))
+
     # Messages (通知)
     def message(self, message_id: UUID) -> Message:
         return self._get(message_id, Message, UnknownMessage)

@@ -24,6 +24,8 @@ from projections.audit_chain import AuditChainPostgresView, AuditChainProjection
 from projections.cases import CasePostgresView, CaseProjection, CaseSQLiteView
 from projections.circulars import CircularPostgresView, CircularProjection, CircularSQLiteView
 from projections.documents import DocumentPostgresView, DocumentProjection, DocumentSQLiteView
+from projections.history import HistoryPostgresView, HistoryProjection, HistorySQLiteView
+from projections.history_access import HistoryAccessPostgresView, HistoryAccessProjection, HistoryAccessSQLiteView
 from projections.inbox import InboxPostgresView, InboxProjection, InboxSQLiteView
 from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLiteView
 from projections.scores import ScorePostgresView, ScoreProjection, ScoreSQLiteView
@@ -144,6 +146,16 @@ def audit_projection(store_env: dict[str, str] | None = None) -> AuditChainProje
     return AuditChainProjection(open_view("audit", AuditChainSQLiteView, AuditChainPostgresView, store_env))
 
 
+def history_projection(store_env: dict[str, str] | None = None) -> HistoryProjection:
+    return HistoryProjection(open_view("history", HistorySQLiteView, HistoryPostgresView, store_env))
+
+
+def history_access_projection(store_env: dict[str, str] | None = None) -> HistoryAccessProjection:
+    return HistoryAccessProjection(
+        open_view("history_access", HistoryAccessSQLiteView, HistoryAccessPostgresView, store_env)
+    )
+
+
 #: Every view the projector process keeps, by name: what ``rebuild-projections`` rebuilds.
 PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "ledger": ledger_projection,
@@ -153,6 +165,8 @@ PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "documents": documents_projection,
     "cases": cases_projection,
     "audit": audit_projection,
+    "history": history_projection,
+    "history_access": history_access_projection,
 }
 
 

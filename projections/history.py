@@ -1,0 +1,259 @@
+"""The full-history index (履历): for every subject the discipline office may
+ask about — a finding, a unit, a person, a circular — which events of the log
+concern it, in log order.
+
+One row per (subject kind, subject id, event): the event's log position, time,
+actor and role, originator id and version and topic. The rows say nothing of
+what happened: the pages read the events themselves from the store by
+originator and version (``app/history_text.py`` describes them in Chinese), so
+the index holds no personal data and cannot disagree with the events.
+
+Which events concern which subject:
+
+* a finding: its own events;
+* a unit: its own events; every event of the findings filed against it (the
+  accountable unit, not its parent units); deductions charged to it (by a
+  finding or a circular); the unit notices issued to it; the circulars listing
+  it (their events from the draft that lists it on); the cases opened against
+  it; messages sent to it; the registration of its users;
+* a person (a user): their own events (registration, roles, sign-ins, keys);
+  every event of the findings naming them as a responsible cadre; the
+  inspections naming them as an inspector; messages sent to them; and every
+  event they performed as the actor;
+* a circular: its own events.
+
+Bookkeeping aggregates (check-item records, document number series, login
+claims) and the record of history access itself (``domain/history_access.py``,
+listed by ``projections/history_access.py``) are left out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.utils import get_topic
+
+from domain.case import Case
+from domain.check_items import CheckItemRecord
+from domain.circular import Circular, DocumentSeries
+from domain.finding import Finding
+from domain.history_access import HistoryAccess
+from domain.inspection import Inspection
+from domain.message import Message
+from domain.org import LoginClaim, Unit, User
+from domain.unit_notice import UnitNotice
+from projections.postgres import PostgresView
+from projections.sqlite import SQLiteView
+from projections.views import BatchProjection, Page, Rows, SqlView
+
+FINDING, UNIT, PERSON, CIRCULAR = "finding", "unit", "person", "circular"
+KINDS = (FINDING, UNIT, PERSON, CIRCULAR)
+
+#: Aggregates whose events are no subject's history.
+LEFT_OUT = (CheckItemRecord, DocumentSeries, LoginClaim, HistoryAccess)
+#: The subject kind of an aggregate's own events.
+OWN = ((Finding, FINDING), (Unit, UNIT), (User, PERSON), (Circular, CIRCULAR))
+
+
+def instant_text(instant: datetime) -> str:
+    """A UTC instant in one fixed-width form, so that text order is time order."""
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _aggregate_of(event: Any) -> type | None:
+    for aggregate in (Finding, Unit, User, Circular, UnitNotice, Case, Inspection, Message, *LEFT_OUT):
+        if isinstance(event, aggregate.Event):
+            return aggregate
+    return None
+
+
+class HistorySchema(SqlView):
+    schema_version = 1
+    table_names = ("history_rows", "history_links")
+    schema_statements = (
+        "CREATE TABLE IF NOT EXISTS {history_rows} ("
+        " subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL, position BIGINT NOT NULL,"
+        " recorded_at TEXT NOT NULL, actor_id TEXT NOT NULL, actor_role TEXT NOT NULL,"
+        " originator_id TEXT NOT NULL, originator_version BIGINT NOT NULL, topic TEXT NOT NULL,"
+        " PRIMARY KEY (subject_kind, subject_id, position))",
+        "CREATE INDEX IF NOT EXISTS history_rows_actor ON {history_rows} (subject_kind, subject_id, actor_id, position)",
+        # Which other subjects an aggregate's later events concern (a finding's unit and
+        # cadres, a circular's listed units, a notice's unit, a case's unit).
+        "CREATE TABLE IF NOT EXISTS {history_links} ("
+        " originator_id TEXT NOT NULL, subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,"
+        " PRIMARY KEY (originator_id, subject_kind, subject_id))",
+    )
+
+
+class HistorySQLiteView(HistorySchema, SQLiteView):
+    pass
+
+
+class HistoryPostgresView(HistorySchema, PostgresView):
+    pass
+
+
+Subject = tuple[str, str]
+
+
+class HistoryProjection(BatchProjection):
+    name = "history"
+    topics: tuple[str, ...] = ()  # every event; what concerns whom is decided per event
+
+    def before_apply(self, event: Any, tracking: Tracking, rows: Rows) -> None:
+        self._position = int(tracking.notification_id)
+
+    def apply(self, event: Any, rows: Rows) -> None:
+        aggregate = _aggregate_of(event)
+        if aggregate in LEFT_OUT:
+            return
+        originator = str(event.originator_id)
+        subjects: dict[Subject, None] = {}
+        for kind_of, kind in OWN:
+            if aggregate is kind_of:
+                subjects[(kind, originator)] = None
+        links = self._new_links(event)
+        if links is not None:  # the event says anew whom its aggregate concerns
+            before = self._links(rows, originator)
+            subjects.update(dict.fromkeys(before))
+            rows.execute("DELETE FROM {history_links} WHERE originator_id = ?", (originator,))
+            for kind, subject_id in dict.fromkeys(links):
+                rows.execute(
+                    "INSERT INTO {history_links} (originator_id, subject_kind, subject_id) VALUES (?, ?, ?)",
+                    (originator, kind, subject_id),
+                )
+            subjects.update(dict.fromkeys(links))
+        else:
+            subjects.update(dict.fromkeys(self._links(rows, originator)))
+        subjects.update(dict.fromkeys(self._extra(event)))
+        actor = str(getattr(event, "actor_id", "") or "")
+        if _is_uuid(actor):
+            subjects[(PERSON, actor)] = None
+        at = instant_text(event.timestamp)
+        topic = get_topic(type(event))
+        for kind, subject_id in subjects:
+            rows.execute(
+                "INSERT INTO {history_rows} (subject_kind, subject_id, position, recorded_at, actor_id, actor_role,"
+                " originator_id, originator_version, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, subject_id, self._position, at, actor or "system", str(getattr(event, "actor_role", "") or ""),
+                 originator, int(event.originator_version), topic),
+            )  # fmt: skip
+
+    @staticmethod
+    def _new_links(event: Any) -> list[Subject] | None:
+        """The subjects an aggregate's events concern from this event on; None
+        if this event does not change them."""
+        if isinstance(event, Finding.Filed):
+            return [(UNIT, str(event.unit_id)), *((PERSON, str(c)) for c in event.cadre_ids)]
+        if isinstance(event, (Circular.Drafted, Circular.Edited, Circular.Issued)):
+            return [(UNIT, str(u)) for u in event.unit_ids]
+        if isinstance(event, UnitNotice.Issued):
+            return [(UNIT, str(event.unit_id))]
+        if isinstance(event, Case.Opened):
+            return [(UNIT, str(event.subject_unit_id))] if event.subject_unit_id else []
+        return None
+
+    @staticmethod
+    def _extra(event: Any) -> list[Subject]:
+        """Subjects this one event concerns beyond its aggregate's."""
+        if isinstance(event, (Finding.PointsDeducted, Circular.PointsDeducted)):
+            return [(UNIT, str(event.unit_id))]
+        if isinstance(event, User.Registered):
+            return [(UNIT, str(event.unit_id))]
+        if isinstance(event, Inspection.Planned):
+            return [(PERSON, str(i)) for i in event.inspector_ids]
+        if isinstance(event, Message.Sent):
+            return [*((UNIT, str(u)) for u in event.unit_ids), *((PERSON, str(u)) for u in event.user_ids)]
+        return []
+
+    @staticmethod
+    def _links(rows: Rows, originator: str) -> list[Subject]:
+        found = rows.all(
+            "SELECT subject_kind, subject_id FROM {history_links} WHERE originator_id = ?"
+            " ORDER BY subject_kind, subject_id",
+            (originator,),
+        )
+        return [(r["subject_kind"], r["subject_id"]) for r in found]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class HistoryQuery:
+    """Reading a subject's history rows, filtered by period and actor."""
+
+    def __init__(self, view: SqlView):
+        self.view = view
+
+    @staticmethod
+    def _where(kind: str, subject_id: str, since: datetime | None, before: datetime | None,
+               actor_id: str | None) -> tuple[str, list[Any]]:  # fmt: skip
+        where, params = " WHERE subject_kind = ? AND subject_id = ?", [kind, str(subject_id)]
+        if since is not None:
+            where += " AND recorded_at >= ?"
+            params.append(instant_text(since))
+        if before is not None:
+            where += " AND recorded_at < ?"
+            params.append(instant_text(before))
+        if actor_id:
+            where += " AND actor_id = ?"
+            params.append(actor_id)
+        return where, params
+
+    def count(self, kind: str, subject_id: str, *, since: datetime | None = None, before: datetime | None = None,
+              actor_id: str | None = None) -> int:  # fmt: skip
+        where, params = self._where(kind, subject_id, since, before, actor_id)
+        with self.view.reading() as rows:
+            found = rows.one(f"SELECT COUNT(*) AS n FROM {{history_rows}}{where}", params)
+        return int(found["n"])
+
+    def rows(self, kind: str, subject_id: str, *, since: datetime | None = None, before: datetime | None = None,
+             actor_id: str | None = None, offset: int = 0, limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+        """The subject's rows in log order, ``limit`` of them after skipping ``offset``."""
+        where, params = self._where(kind, subject_id, since, before, actor_id)
+        with self.view.reading() as rows:
+            found = rows.all(
+                f"SELECT position, recorded_at, actor_id, actor_role, originator_id, originator_version, topic"
+                f" FROM {{history_rows}}{where} ORDER BY position LIMIT ? OFFSET ?",
+                [*params, int(limit), int(offset)],
+            )
+        return [dict(r) for r in found]
+
+    def page(self, kind: str, subject_id: str, *, since: datetime | None = None, before: datetime | None = None,
+             actor_id: str | None = None, page: int = 1, per_page: int = 50) -> Page:  # fmt: skip
+        total = self.count(kind, subject_id, since=since, before=before, actor_id=actor_id)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        found = self.rows(kind, subject_id, since=since, before=before, actor_id=actor_id,
+                          offset=(page - 1) * per_page, limit=per_page)  # fmt: skip
+        return Page(found, total, page, per_page)
+
+    def actors(self, kind: str, subject_id: str) -> list[str]:
+        """Everyone who acted in this subject's history (``system`` included)."""
+        with self.view.reading() as rows:
+            found = rows.all(
+                "SELECT DISTINCT actor_id FROM {history_rows} WHERE subject_kind = ? AND subject_id = ? ORDER BY actor_id",
+                (kind, str(subject_id)),
+            )
+        return [r["actor_id"] for r in found]
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""
+        keys = {
+            "history_rows": "subject_kind, subject_id, position",
+            "history_links": "originator_id, subject_kind, subject_id",
+        }
+        dump: list[dict[str, Any]] = []
+        with self.view.reading() as rows:
+            for table, order in keys.items():
+                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
+                    dump.append({"table": table, **dict(row)})
+        return dump
