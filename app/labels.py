@@ -35,7 +35,7 @@ EVENT_LABELS: dict[type, str] = {
 
 
 #: The read models, as the CLI and the about page name them.
-VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评", "circulars": "通报", "documents": "文书登记", "cases": "纪检案件", "audit": "审计哈希链", "history": "履历索引", "history_access": "履历查阅记录"}
+VIEW_LABELS = {"ledger": "问题台账", "inbox": "通知", "scores": "效能考评", "circulars": "通报", "documents": "文书登记", "cases": "纪检案件", "audit": "审计哈希链", "history": "履历索引", "history_access": "履历查阅记录", "verifications": "历史核验记录"}
 
 
 def label(mapping: Mapping[str, str], code: Any) -> str:

@@ -32,6 +32,7 @@ from projections.history import HistoryQuery
 from projections.history_access import HistoryAccessQuery
 from projections.documents import DocumentQuery
 from projections.scores_query import ScoreQuery
+from projections.verifications import VerificationQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
 
 
@@ -78,6 +79,7 @@ class Runtime:
         self.documents = DocumentQuery(self.views["documents"].projection.view)
         self.cases = CaseQuery(self.views["cases"].projection.view)
         self.audit = AuditChainQuery(self.views["audit"].projection.view)
+        self.verifications = VerificationQuery(self.views["verifications"].projection.view)
         self.history = HistoryQuery(self.views["history"].projection.view)
         self.history_access = HistoryAccessQuery(self.views["history_access"].projection.view)
         self._lock = threading.RLock()

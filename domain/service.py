@@ -769,6 +769,20 @@ class Duban(Application[UUID]):
     def position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    # Verifications of the history (历史核验)
+    def record_verification(self, *, run_id: UUID, actor: Actor, **result: Any) -> Recorded:
+        """A verification run's result (see domain/verification.py); the same run
+        recorded again (a retried job) records nothing."""
+        from domain.verification import Verification
+
+        if self._exists(run_id):
+            return Recorded(run_id, None)
+        run = Verification.record(run_id=run_id, actor=actor, now=self._now(), **result)
+        try:
+            return Recorded(run.id, self._save_all(run))
+        except ConcurrentChange:
+            return Recorded(run_id, None)  # recorded by another process first
+
     # Importing an inspection's findings (an inspection team's spreadsheet)
     def import_inspection(
         self,

@@ -30,6 +30,7 @@ from projections.inbox import InboxPostgresView, InboxProjection, InboxSQLiteVie
 from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLiteView
 from projections.scores import ScorePostgresView, ScoreProjection, ScoreSQLiteView
 from projections.storage import open_application, open_view
+from projections.verifications import VerificationPostgresView, VerificationProjection, VerificationSQLiteView
 
 log = logging.getLogger("duban.projector")
 
@@ -156,6 +157,12 @@ def history_access_projection(store_env: dict[str, str] | None = None) -> Histor
     )
 
 
+def verifications_projection(store_env: dict[str, str] | None = None) -> VerificationProjection:
+    return VerificationProjection(
+        open_view("verifications", VerificationSQLiteView, VerificationPostgresView, store_env)
+    )
+
+
 #: Every view the projector process keeps, by name: what ``rebuild-projections`` rebuilds.
 PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "ledger": ledger_projection,
@@ -167,6 +174,7 @@ PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
     "audit": audit_projection,
     "history": history_projection,
     "history_access": history_access_projection,
+    "verifications": verifications_projection,
 }
 
 
