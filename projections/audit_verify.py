@@ -450,3 +450,15 @@ def check_anchor(duban: Any, anchor: Anchor, progress: Progress | None = None, p
     reached = top >= anchor.position
     head = current.hex()
     return AnchorCheck(anchor, reached, reached and anchor.matches(head), last, head, events, top)
+
+
+def run_and_record(
+    duban: Any, chain: Any | None, actor: Any, run_id: UUID, anchor: Anchor | None = None,
+    progress: Progress | None = None,
+) -> tuple[VerificationReport | AnchorCheck, Any]:
+    """Run a full verification (or an anchor check) and record its result as a
+    ``HistoryVerified`` event with the actor; returns the result and what was recorded."""
+    result: VerificationReport | AnchorCheck
+    result = check_anchor(duban, anchor, progress) if anchor is not None else verify_history(duban, chain, progress=progress)
+    recorded = duban.record_verification(run_id=run_id, actor=actor, **result.record_fields())
+    return result, recorded

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from domain.verification import Verification
@@ -22,12 +23,12 @@ class VerificationSchema(SqlView):
     table_names = ("verification_runs",)
     schema_statements = (
         "CREATE TABLE IF NOT EXISTS {verification_runs} ("
-        " run_id TEXT PRIMARY KEY, county_id TEXT, actor_id TEXT NOT NULL, actor_role TEXT NOT NULL,"
+        " run_id TEXT PRIMARY KEY, logged_at BIGINT NOT NULL, county_id TEXT, actor_id TEXT NOT NULL, actor_role TEXT NOT NULL,"
         " checked TEXT NOT NULL, outcome TEXT NOT NULL, position BIGINT NOT NULL, head TEXT NOT NULL,"
         " events BIGINT NOT NULL, chained_up_to BIGINT NOT NULL, unchained BIGINT NOT NULL,"
         " break_kind TEXT NOT NULL, break_position BIGINT NOT NULL, break_detail TEXT NOT NULL,"
         " anchor TEXT NOT NULL, summary TEXT NOT NULL, recorded_at TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS verification_runs_time ON {verification_runs} (recorded_at)",
+        "CREATE INDEX IF NOT EXISTS verification_runs_logged ON {verification_runs} (logged_at)",
     )
 
 
@@ -43,6 +44,9 @@ class VerificationProjection(BatchProjection):
     name = "verifications"
     topics = (get_topic(Verification.HistoryVerified),)
 
+    def before_apply(self, event: Any, tracking: Tracking, rows: Rows) -> None:
+        self._logged_at = int(tracking.notification_id)  # the run's place in the log: the order of the runs
+
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:
         """Other events change nothing here."""
@@ -50,11 +54,11 @@ class VerificationProjection(BatchProjection):
     @apply.register
     def _(self, e: Verification.HistoryVerified, rows: Rows) -> None:
         rows.execute(
-            "INSERT INTO {verification_runs} (run_id, county_id, actor_id, actor_role, checked, outcome, position,"
+            "INSERT INTO {verification_runs} (run_id, logged_at, county_id, actor_id, actor_role, checked, outcome, position,"
             " head, events, chained_up_to, unchained, break_kind, break_position, break_detail, anchor, summary,"
-            " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                str(e.originator_id), str(e.county_id) if e.county_id else None, str(e.actor_id), e.actor_role,
+                str(e.originator_id), self._logged_at, str(e.county_id) if e.county_id else None, str(e.actor_id), e.actor_role,
                 e.check, e.outcome, int(e.position), e.head, int(e.events), int(e.chained_up_to), int(e.unchained),
                 e.break_kind, int(e.break_position), json.dumps(e.break_detail, ensure_ascii=False, sort_keys=True),
                 e.anchor, e.summary, e.timestamp.isoformat(),
@@ -65,7 +69,7 @@ class VerificationProjection(BatchProjection):
 def _run(row: Any) -> dict[str, Any]:
     run = dict(row)
     run["break_detail"] = json.loads(run["break_detail"] or "{}")
-    for key in ("position", "events", "chained_up_to", "unchained", "break_position"):
+    for key in ("logged_at", "position", "events", "chained_up_to", "unchained", "break_position"):
         run[key] = int(run[key])
     return run
 
@@ -88,7 +92,7 @@ class VerificationQuery:
         where, params = self._scope(county_id)
         with self.view.reading() as rows:
             found = rows.all(
-                f"SELECT * FROM {{verification_runs}}{where} ORDER BY recorded_at DESC, run_id LIMIT ?",
+                f"SELECT * FROM {{verification_runs}}{where} ORDER BY logged_at DESC LIMIT ?",
                 [*params, limit],
             )
         return [_run(r) for r in found]
@@ -101,7 +105,7 @@ class VerificationQuery:
             params.append(check)
         with self.view.reading() as rows:
             row = rows.one(
-                f"SELECT * FROM {{verification_runs}}{where} ORDER BY recorded_at DESC, run_id LIMIT 1", params
+                f"SELECT * FROM {{verification_runs}}{where} ORDER BY logged_at DESC LIMIT 1", params
             )
         return _run(row) if row else None
 
@@ -114,4 +118,4 @@ class VerificationQuery:
         """Every stored row, in a fixed order: what a rebuild must reproduce."""
         with self.view.reading() as rows:
             return [{"table": "verification_runs", **dict(r)} for r in rows.all(
-                "SELECT * FROM {verification_runs} ORDER BY run_id")]  # fmt: skip
+                "SELECT * FROM {verification_runs} ORDER BY logged_at")]  # fmt: skip

@@ -406,3 +406,29 @@ def sweep_documents() -> dict[str, int]:
             counts["documents_failed"] += 1
             log.exception("sweep: document %s", row.document_id)
     return counts
+
+
+def verify_history(run_id: str, user_id: str, role: str, anchor: str = "") -> str:
+    """A verification of the whole history (or of an anchor) asked for on the
+    discipline office's page: recomputed from the store, its progress kept in the
+    job's meta (``position``, ``total``) for the page to poll, its result recorded
+    with the person who asked. Run again (a retry), the run is recorded once."""
+    from rq import get_current_job
+
+    from domain.audit import parse_anchor
+    from domain.events import SYSTEM
+    from projections.audit_verify import run_and_record
+
+    svc = services()
+    actor = SYSTEM_ACTOR if role == SYSTEM else svc.duban.actor(UUID(user_id), role)
+    job = get_current_job()
+
+    def progress(position: int, total: int) -> None:
+        if job is not None:
+            job.meta.update(position=position, total=total, county_id=str(actor.county_id) if actor.county_id else None)
+            job.save_meta()
+
+    result, _ = run_and_record(
+        svc.duban, svc.audit, actor, UUID(run_id), parse_anchor(anchor) if anchor else None, progress
+    )
+    return result.outcome

@@ -30,6 +30,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(cases.bp)
 
+    from app.web import audit
+
+    app.register_blueprint(audit.bp)
+
     from app.evidence import web as evidence
 
     app.register_blueprint(evidence.bp)

@@ -43,7 +43,9 @@ pytestmark = pytest.mark.parametrize("store_env", ["sqlite"], indirect=True)
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Variables that name a stored thing: forging them must answer 404.
-ID_VARIABLES = ("finding_id", "unit_id", "user_id", "circular_id", "case_id", "message_id", "token_id", "code", "sha256")
+ID_VARIABLES = (
+    "finding_id", "unit_id", "user_id", "circular_id", "case_id", "message_id", "token_id", "code", "sha256", "run_id",
+)  # fmt: skip
 FORGED = {
     "code": ("00000000000", "ZZZZ"),
     "sha256": ("0" * 64, "not-a-hash"),
@@ -186,6 +188,11 @@ def world(county: County, printer: DocumentStore, tmp_path: Path, monkeypatch: p
             county_id=county.county, summary="整改不力，移交审查", subject_unit_id=county.village_a1,
         finding_ids=[finding], actor=county.actor(county.discipline, DISCIPLINE),
     ).id  # fmt: skip
+    values["run_id"] = d.record_verification(
+        run_id=uuid4(), actor=county.actor(county.discipline, DISCIPLINE), check="full", outcome="intact", position=1,
+        head="ab" * 32, events=1, chained_up_to=1, unchained=0, break_kind="", break_position=0, break_detail={},
+        anchor="", summary="历史完整",
+    ).id  # fmt: skip
     county.settle()
     return World(county, users, values, elsewhere, keys)
 
@@ -237,6 +244,9 @@ def admitted_roles(route: Route, values: dict[str, Any] | None = None) -> frozen
 @pytest.fixture
 def walk(world: World, client: FlaskClient) -> Callable[..., None]:
     def recorded_nothing(action: Callable[[], Any]) -> Any:
+        from app.audit_runs import runs
+
+        runs(client.application).join()  # a verification an admitted role started records its run when done
         before = world.county.duban.position()
         response = action()
         assert world.county.duban.position() == before
