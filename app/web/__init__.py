@@ -30,6 +30,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(cases.bp)
 
+    from app.web import history
+
+    app.register_blueprint(history.bp)
+
     from app.web import audit
 
     app.register_blueprint(audit.bp)

@@ -40,6 +40,15 @@ DESCRIPTIONS: dict[type, tuple[str, Details]] = {
     User.RoleGranted: ("授予角色", lambda e, n: [("角色", ROLES.get(e.role, e.role))]),
     User.RoleRevoked: ("收回角色", lambda e, n: [("角色", ROLES.get(e.role, e.role))]),
     User.EmailSet: ("设置电子邮箱", lambda e, n: [("电子邮箱", e.email or "（已清除）")]),
+    # The password's hash and a key's digest are secrets too: never shown.
+    User.PasswordSet: ("设置密码", lambda e, n: []),
+    User.SignInFailed: ("登录失败（密码错误）", lambda e, n: []),
+    User.SignedIn: ("登录", lambda e, n: [("角色", ROLES.get(e.role, e.role))] if e.role else []),
+    User.ApiTokenIssued: (
+        "签发接口密钥",
+        lambda e, n: [("密钥编号", e.token_id), ("角色", ROLES.get(e.role, e.role)), ("用途", e.label)],
+    ),
+    User.ApiTokenRevoked: ("吊销接口密钥", lambda e, n: [("密钥编号", e.token_id)]),
 }
 
 
