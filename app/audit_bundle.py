@@ -24,6 +24,7 @@ import weasyprint
 from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 from app.labels import local_time
+from domain.verification import OUTCOMES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -73,6 +74,7 @@ def render_bundle(
         head=head,
         verification=verification,
         verified_at=local_time(verification.get("recorded_at")) if verification else "",
+        verified_outcome=OUTCOMES.get(verification.get("outcome", ""), "") if verification else "",
         changed=changed,
         unchained=unchained,
     )

@@ -23,6 +23,7 @@ from domain.inspection import Inspection
 from domain.message import CHANNELS, PURPOSES, Message
 from domain.rulebook import Rulebook
 from domain.unit_notice import UnitNotice
+from domain.verification import CHECKS, OUTCOMES, Verification
 
 Details = list[tuple[str, str]]
 
@@ -84,6 +85,11 @@ OTHER: dict[type, tuple[str, Any]] = {
     Message.Read: ("阅读通知", lambda e, n: []),
     Rulebook.Adopted: ("通过考评规则", lambda e, n: [("版本", f"第{e.version}版"), ("施行日期", e.in_force_from)]),
     Rulebook.FirstAdopted: ("通过考评规则", lambda e, n: [("版本", f"第{e.version}版"), ("施行日期", e.in_force_from)]),
+    Verification.HistoryVerified: (
+        "核验历史",
+        lambda e, n: [("核验方式", CHECKS.get(e.check, e.check)), ("结果", OUTCOMES.get(e.outcome, e.outcome))]
+        + ([("存证", e.anchor)] if e.anchor else []) + ([("说明", e.summary)] if e.summary else []),
+    ),
     Rulebook.HolidayArrangementRecorded: (
         "登记节假日安排",
         lambda e, n: [("年度", str(e.year)), ("放假", f"{len(e.days_off)}天"), ("调休上班", f"{len(e.make_up_workdays)}天")],

@@ -40,7 +40,7 @@ bp = Blueprint("history", __name__)
 
 PER_PAGE = 50
 #: Events per audit bundle at most: past this the office narrows the period.
-BUNDLE_LIMIT = 3000
+BUNDLE_LIMIT = 1000
 #: Digest checks: the event as stored now still hashes to the digest the chain recorded.
 SAME, CHANGED, UNCHAINED = "一致", "不一致", "未入链"
 
@@ -420,15 +420,9 @@ def bundle(kind: str, value: str) -> Any:
 
 
 def latest_verification(county_id: str) -> dict[str, Any] | None:
-    """The latest full verification run (helper V's ``runtime().verifications``),
-    or None where there is none (or no such view)."""
-    verifications = getattr(runtime(), "verifications", None)
-    if verifications is None:
-        return None
-    try:
-        return verifications.latest(county_id)
-    except TypeError:
-        return verifications.latest()
+    """The latest full verification run this county's office may see (its own
+    and ``verify-history`` on the command line), or None if there was none."""
+    return runtime().verifications.latest(county_id, check="full")
 
 
 # One route per kind, so each names its variable as the rest of the app does.

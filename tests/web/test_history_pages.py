@@ -175,7 +175,13 @@ def _tamper(county: County, store_env: dict[str, str], position: int) -> None:
 
 def test_the_audit_bundle_checks_each_event_against_the_store(client: FlaskClient, county: County,
                                                               store_env: dict[str, str]) -> None:  # fmt: skip
+    from projections.audit_verify import verify_history
+
     w = _world(county)
+    report = verify_history(county.duban, county.runtime.audit)
+    county.duban.record_verification(run_id=uuid4(), actor=county.actor(county.discipline, DISCIPLINE),
+                                     **report.record_fields())  # fmt: skip
+    county.settle()
     act_as(client, county.discipline, DISCIPLINE)
     head = county.runtime.audit.head()  # the chain as the export reads it (the export's own event comes after)
     response = client.get(f"/history/findings/{w['finding']}/bundle.pdf")
@@ -188,7 +194,8 @@ def test_the_audit_bundle_checks_each_event_against_the_store(client: FlaskClien
     rows = county.runtime.history.rows("finding", str(w["finding"]))
     digests = county.runtime.audit.digests([r["position"] for r in rows])
     assert "审计材料包：问题履历：高庙山村：帮扶手册收入测算" in text
-    for expected in ("登记问题", "下发整改通知", "签收通知", "孙纪检", "纪检监察", "导出时链头", "全部一致"):
+    for expected in ("登记问题", "下发整改通知", "签收通知", "孙纪检", "纪检监察", "导出时链头", "全部一致",
+                     "最近一次全量核验2026-10-0910:00，历史完整"):
         assert expected in text, expected
     for digest in digests.values():
         assert digest in text
