@@ -199,6 +199,8 @@ def document_details(e: Any) -> list[tuple[str, str]]:
     if e.document_number:
         details.append(("文号", e.document_number))
     details += [("标题", e.title), ("文件SHA-256", e.sha256), ("文件大小", f"{e.size}字节")]
+    if getattr(e, "anchor_head", ""):  # registrations from before anchors have none
+        details.append(("历史存证", f"{e.anchor_head}@{e.anchor_position}"))
     return details
 
 

@@ -12,7 +12,14 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.documents import DocumentNotIssued, already_registered, check_hash, verification_code
+from domain.documents import (
+    DocumentNotIssued,
+    already_registered,
+    anchor_text,
+    check_anchor,
+    check_hash,
+    verification_code,
+)
 from domain.errors import DomainError, InvalidInput, MissingField, ReasonRequired
 from domain.events import COMMAND, SYSTEM, Actor, DubanEvent, local_date
 from domain.rules.deductions import CIRCULAR, RULE_LABELS, period_of, points_for
@@ -168,7 +175,9 @@ class Circular(Aggregate):
 
         ``letterhead`` keeps the settings it was printed with (authority mark,
         signatory, copy-to line, printer, verification address), so printing it
-        again from the history gives the same bytes whatever the settings are now."""
+        again from the history gives the same bytes whatever the settings are now.
+        ``anchor_head``/``anchor_position``: the audit chain at the issuing
+        event, as printed (none on documents registered before anchors)."""
 
         sha256: str
         size: int
@@ -177,10 +186,13 @@ class Circular(Aggregate):
         document_number: str
         title: str
         letterhead: dict[str, str]
+        anchor_head: str = ""
+        anchor_position: int = 0
 
         def apply(self, circular: Circular) -> None:
             circular.document_sha256 = self.sha256
             circular.letterhead = dict(self.letterhead)
+            circular.document_anchor = anchor_text(self.anchor_head, self.anchor_position)
 
     def __init__(
         self,
@@ -207,6 +219,8 @@ class Circular(Aggregate):
         self.deduction_count = 0
         self.document_sha256: str | None = None
         self.letterhead: dict[str, str] | None = None
+        #: The registered document's anchor ("H@N"), "" if none.
+        self.document_anchor = ""
 
     @classmethod
     def draft(
@@ -329,15 +343,18 @@ class Circular(Aggregate):
         return verification_code(self.id)
 
     def register_document(
-        self, *, sha256: str, size: int, renderer: str, letterhead: dict[str, str], actor: Actor, now: datetime
-    ) -> bool:
-        """Record the stored PDF's hash; False (nothing recorded) if this very
-        file is registered already; a different file is refused."""
+        self, *, sha256: str, size: int, renderer: str, letterhead: dict[str, str], actor: Actor, now: datetime,
+        anchor_head: str = "", anchor_position: int = 0,
+    ) -> bool:  # fmt: skip
+        """Record the stored PDF's hash (and the anchor printed on it); False
+        (nothing recorded) if this very file is registered already; a different
+        file is refused."""
         actor.require_role(SYSTEM, COMMAND)
         actor.require_county(self.county_id)
         if self.status == DRAFT:
             raise DocumentNotIssued()
         sha256 = check_hash(sha256, size)
+        anchor_head, anchor_position = check_anchor(anchor_head, anchor_position)
         if already_registered(self.document_sha256, sha256):
             return False
         self.trigger_event(
@@ -352,5 +369,7 @@ class Circular(Aggregate):
             document_number=self.document_number or "",
             title=self.title,
             letterhead=dict(letterhead),
+            anchor_head=anchor_head,
+            anchor_position=anchor_position,
         )
         return True

@@ -11,6 +11,11 @@ case, missing dashes and spaces, and O/I/L typed for 0/1/1.
 Once a document's PDF is stored its sha256 is registered, once: registering
 the same hash again changes nothing, a different hash is refused (a document
 is never re-rendered in place).
+
+A document is also **anchored** (存证): its registration records the audit
+chain's head at the position of the event that issued it (``H@N``, see
+``domain/audit.py``), and the same anchor is printed on the paper. A document
+registered before anchors existed has none (head ``""``, position 0).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import hashlib
 import re
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain.audit import format_anchor
 from domain.errors import DomainError, InvalidInput
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -34,6 +40,10 @@ class DocumentAlreadyRegistered(DomainError):
 
 class InvalidDocumentHash(InvalidInput):
     message = "文件摘要格式不正确"
+
+
+class InvalidDocumentAnchor(InvalidInput):
+    message = "文书存证格式不正确：链头应为64位十六进制数字，序号应为正整数"
 
 
 class DocumentNotIssued(DomainError):
@@ -81,3 +91,19 @@ def already_registered(registered: str | None, sha256: str) -> bool:
     if registered != sha256:
         raise DocumentAlreadyRegistered()
     return True
+
+
+def check_anchor(head: str, position: int) -> tuple[str, int]:
+    """A document's anchor as registered: a full chain head (64 hex digits) and
+    a position >= 1, or no anchor at all (``""``, 0)."""
+    value = (head or "").strip().lower()
+    if not value and position == 0:
+        return "", 0
+    if not SHA256_HEX.match(value) or isinstance(position, bool) or not isinstance(position, int) or position < 1:
+        raise InvalidDocumentAnchor()
+    return value, position
+
+
+def anchor_text(head: str, position: int) -> str:
+    """``H@N`` as printed, or ``""`` for a document without an anchor."""
+    return format_anchor(head, position) if head else ""

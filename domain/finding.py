@@ -24,6 +24,8 @@ from domain.attachments import check_attachments
 from domain.documents import (
     DocumentNotIssued,
     already_registered,
+    anchor_text,
+    check_anchor,
     check_hash,
     notice_document_id,
     verification_code,
@@ -330,7 +332,8 @@ class Finding(Aggregate):
     class NoticeDocumentRegistered(Event):
         """The rectification notice's PDF (整改通知书) for one deadline number,
         stored by its content hash (once; never replaced). ``letterhead`` keeps
-        the settings it was printed with, so it can be printed again identically."""
+        the settings it was printed with, so it can be printed again identically,
+        and the audit chain's anchor printed on it (none before anchors)."""
 
         deadline_number: int
         sha256: str
@@ -340,10 +343,15 @@ class Finding(Aggregate):
         document_number: str
         title: str
         letterhead: dict[str, str]
+        anchor_head: str = ""
+        anchor_position: int = 0
 
         def apply(self, finding: Finding) -> None:
             finding.notice_documents = {**finding.notice_documents, self.deadline_number: self.sha256}
             finding.notice_letterheads = {**finding.notice_letterheads, self.deadline_number: dict(self.letterhead)}
+            finding.notice_anchors = {
+                **finding.notice_anchors, self.deadline_number: anchor_text(self.anchor_head, self.anchor_position)
+            }
 
     def __init__(
         self,
@@ -390,6 +398,8 @@ class Finding(Aggregate):
         #: Registered notice documents: deadline number → sha256, and the letterhead each was printed with.
         self.notice_documents: dict[int, str] = {}
         self.notice_letterheads: dict[int, dict[str, str]] = {}
+        #: The anchor ("H@N", "" if none) printed on each registered notice.
+        self.notice_anchors: dict[int, str] = {}
         #: Every evidence file attached to this finding, by sha256 (who may download which file).
         self.attachment_hashes: frozenset[str] = frozenset(a["sha256"] for a in attachments or ())
 
@@ -699,14 +709,18 @@ class Finding(Aggregate):
         letterhead: dict[str, str],
         actor: Actor,
         now: datetime,
+        anchor_head: str = "",
+        anchor_position: int = 0,
     ) -> bool:
-        """Record the stored notice PDF's hash; False (nothing recorded) if this
-        very file is registered already; a different file is refused."""
+        """Record the stored notice PDF's hash (and the anchor printed on it);
+        False (nothing recorded) if this very file is registered already; a
+        different file is refused."""
         actor.require_role(SYSTEM, COMMAND, INSPECTOR)
         actor.require_county(self.county_id)
         if deadline_number != NOTICE_DEADLINE_NUMBER or self.status == FILED:
             raise DocumentNotIssued("该问题尚未下发整改通知书，不能登记文件")
         sha256 = check_hash(sha256, size)
+        anchor_head, anchor_position = check_anchor(anchor_head, anchor_position)
         if already_registered(self.notice_documents.get(deadline_number), sha256):
             return False
         self._trigger(
@@ -721,6 +735,8 @@ class Finding(Aggregate):
             document_number=document_number,
             title=title,
             letterhead=dict(letterhead),
+            anchor_head=anchor_head,
+            anchor_position=anchor_position,
         )
         return True
 

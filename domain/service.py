@@ -1021,39 +1021,44 @@ class Duban(Application[UUID]):
 
     def register_circular_document(
         self, circular_id: UUID, *, sha256: str, size: int, renderer: str, letterhead: dict[str, str],
-        actor: Actor = SYSTEM_ACTOR,
+        actor: Actor = SYSTEM_ACTOR, anchor_head: str = "", anchor_position: int = 0,
     ) -> Recorded:  # fmt: skip
-        """The issued circular's stored PDF: recorded once (see ``Circular.register_document``)."""
+        """The issued circular's stored PDF: recorded once (see ``Circular.register_document``),
+        with the anchor printed on it (the audit chain's head at the issuing event)."""
         return self._register(
             lambda: self.circular(circular_id),
             lambda c: c.register_document(
-                sha256=sha256, size=size, renderer=renderer, letterhead=letterhead, actor=actor, now=self._now()
+                sha256=sha256, size=size, renderer=renderer, letterhead=letterhead, actor=actor, now=self._now(),
+                anchor_head=anchor_head, anchor_position=anchor_position,
             ),
-        )
+        )  # fmt: skip
 
     def register_notice_document(
         self, finding_id: UUID, *, sha256: str, size: int, renderer: str, document_number: str, title: str,
-        letterhead: dict[str, str], deadline_number: int = 1, actor: Actor = SYSTEM_ACTOR,
+        letterhead: dict[str, str], deadline_number: int = 1, actor: Actor = SYSTEM_ACTOR, anchor_head: str = "",
+        anchor_position: int = 0,
     ) -> Recorded:  # fmt: skip
-        """A finding's rectification notice's stored PDF: recorded once."""
+        """A finding's rectification notice's stored PDF: recorded once, with its anchor."""
         return self._register(
             lambda: self.finding(finding_id),
             lambda f: f.register_notice_document(
                 deadline_number=deadline_number, sha256=sha256, size=size, renderer=renderer,
                 document_number=document_number, title=title, letterhead=letterhead, actor=actor, now=self._now(),
+                anchor_head=anchor_head, anchor_position=anchor_position,
             ),
         )  # fmt: skip
 
     def register_unit_notice_document(
         self, notice_id: UUID, *, sha256: str, size: int, renderer: str, document_number: str, title: str,
-        letterhead: dict[str, str], actor: Actor = SYSTEM_ACTOR,
+        letterhead: dict[str, str], actor: Actor = SYSTEM_ACTOR, anchor_head: str = "", anchor_position: int = 0,
     ) -> Recorded:  # fmt: skip
-        """A unit notice's stored PDF: recorded once."""
+        """A unit notice's stored PDF: recorded once, with its anchor."""
         return self._register(
             lambda: self.unit_notice(notice_id),
             lambda n: n.register_document(
                 sha256=sha256, size=size, renderer=renderer, document_number=document_number, title=title,
-                letterhead=letterhead, actor=actor, now=self._now(),
+                letterhead=letterhead, actor=actor, now=self._now(), anchor_head=anchor_head,
+                anchor_position=anchor_position,
             ),
         )  # fmt: skip
 

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.documents import already_registered, check_hash, verification_code
+from domain.documents import already_registered, anchor_text, check_anchor, check_hash, verification_code
 from domain.errors import InvalidInput
 from domain.events import COMMAND, INSPECTOR, SYSTEM, Actor, DubanEvent, local_date
 
@@ -34,7 +34,8 @@ class UnitNotice(Aggregate):
         issued_on: str
 
     class DocumentRegistered(Event):
-        """The notice's PDF, stored by its content hash (once; never replaced)."""
+        """The notice's PDF, stored by its content hash (once; never replaced),
+        with the audit chain's anchor printed on it (none before anchors)."""
 
         sha256: str
         size: int
@@ -43,10 +44,13 @@ class UnitNotice(Aggregate):
         document_number: str
         title: str
         letterhead: dict[str, str]
+        anchor_head: str = ""
+        anchor_position: int = 0
 
         def apply(self, notice: UnitNotice) -> None:
             notice.document_sha256 = self.sha256
             notice.letterhead = dict(self.letterhead)
+            notice.document_anchor = anchor_text(self.anchor_head, self.anchor_position)
 
     def __init__(self, county_id: UUID, unit_id: UUID, finding_ids: list[UUID], issued_on: str):
         self.county_id = county_id
@@ -55,6 +59,8 @@ class UnitNotice(Aggregate):
         self.issued_on = issued_on
         self.document_sha256: str | None = None
         self.letterhead: dict[str, str] | None = None
+        #: The registered document's anchor ("H@N"), "" if none.
+        self.document_anchor = ""
 
     @classmethod
     def issue(
@@ -100,12 +106,16 @@ class UnitNotice(Aggregate):
         letterhead: dict[str, str],
         actor: Actor,
         now: datetime,
+        anchor_head: str = "",
+        anchor_position: int = 0,
     ) -> bool:
-        """Record the stored PDF's hash; False (nothing recorded) if this very
-        file is registered already; a different file is refused."""
+        """Record the stored PDF's hash (and the anchor printed on it); False
+        (nothing recorded) if this very file is registered already; a different
+        file is refused."""
         actor.require_role(SYSTEM, COMMAND, INSPECTOR)
         actor.require_county(self.county_id)
         sha256 = check_hash(sha256, size)
+        anchor_head, anchor_position = check_anchor(anchor_head, anchor_position)
         if already_registered(self.document_sha256, sha256):
             return False
         self.trigger_event(
@@ -120,5 +130,7 @@ class UnitNotice(Aggregate):
             document_number=document_number,
             title=title,
             letterhead=dict(letterhead),
+            anchor_head=anchor_head,
+            anchor_position=anchor_position,
         )
         return True

@@ -6,6 +6,11 @@ finding's rectification notice (from the finding's filing on; shown once the
 notice is issued), a unit notice. Kept by following the log like every view; it
 can be dropped and rebuilt from the events alone. The verification page and
 the download links look documents up here.
+
+Each document also keeps the log position of the event that issued it
+(``issued_position``) and, once registered, the anchor printed on it: the audit
+chain's head at that position (``anchor_head``, ``anchor_position``; empty for
+documents registered before anchors existed).
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from domain.circular import Circular
-from domain.documents import format_code, normalize_code, notice_document_id, verification_code
+from domain.documents import anchor_text, format_code, normalize_code, notice_document_id, verification_code
 from domain.finding import NOTICE_DEADLINE_NUMBER, Finding
 from domain.events import local_date
 from domain.unit_notice import UnitNotice
@@ -38,6 +44,8 @@ DRAFT, ISSUED, REVOKED = "draft", "issued", "revoked"
 
 
 class DocumentSchema(SqlView):
+    #: 2: issued_position and the anchor (issue 7).
+    schema_version = 2
     table_names = ("documents",)
     schema_statements = (
         "CREATE TABLE IF NOT EXISTS {documents} ("
@@ -45,7 +53,7 @@ class DocumentSchema(SqlView):
         " county_id TEXT NOT NULL, unit_id TEXT, cadre_ids TEXT NOT NULL DEFAULT '[]', status TEXT NOT NULL,"
         " document_number TEXT NOT NULL DEFAULT '', title TEXT NOT NULL, issued_at TEXT, issued_on TEXT,"
         " issued_by TEXT, sha256 TEXT, size INTEGER, renderer TEXT, registered_at TEXT, revoked_at TEXT,"
-        " revoked_reason TEXT)",
+        " revoked_reason TEXT, issued_position BIGINT, anchor_head TEXT, anchor_position BIGINT)",
         # Codes are 50 bits: unique in practice, not by construction; a lookup may find two.
         "CREATE INDEX IF NOT EXISTS documents_code ON {documents} (code)",
         "CREATE INDEX IF NOT EXISTS documents_source ON {documents} (source_id)",
@@ -71,6 +79,13 @@ class DocumentProjection(BatchProjection):
             UnitNotice.Issued, UnitNotice.DocumentRegistered,
         )
     )  # fmt: skip
+
+    #: The log position of the event being applied (see ``before_apply``).
+    position = 0
+
+    def before_apply(self, event: Any, tracking: Tracking, rows: Rows) -> None:
+        super().before_apply(event, tracking, rows)
+        self.position = tracking.notification_id
 
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:
@@ -137,10 +152,10 @@ class DocumentProjection(BatchProjection):
                 cadres[cadre] = None
         rows.execute(
             "INSERT INTO {documents} (document_id, code, kind, source_id, county_id, unit_id, cadre_ids, status,"
-            " title, issued_at, issued_on, issued_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " title, issued_at, issued_on, issued_by, issued_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (str(notice), verification_code(notice), UNIT_NOTICE, str(notice), str(e.county_id), str(e.unit_id),
              json.dumps(list(cadres)), ISSUED, "单位整改通知书", e.timestamp.isoformat(), e.issued_on,
-             str(e.actor_id)),
+             str(e.actor_id), self.position),
         )  # fmt: skip
 
     @apply.register
@@ -148,21 +163,22 @@ class DocumentProjection(BatchProjection):
         self._registered(rows, str(e.originator_id), e)
 
     # Shared steps
-    @staticmethod
-    def _issued(rows: Rows, document_id: str, e: Any, number: str | None, issued_on: str) -> None:
+    def _issued(self, rows: Rows, document_id: str, e: Any, number: str | None, issued_on: str) -> None:
         rows.execute(
             "UPDATE {documents} SET status = ?, document_number = COALESCE(?, document_number), issued_at = ?,"
-            " issued_on = ?, issued_by = ? WHERE document_id = ?",
-            (ISSUED, number, e.timestamp.isoformat(), issued_on, str(e.actor_id), document_id),
+            " issued_on = ?, issued_by = ?, issued_position = ? WHERE document_id = ?",
+            (ISSUED, number, e.timestamp.isoformat(), issued_on, str(e.actor_id), self.position, document_id),
         )
 
     @staticmethod
     def _registered(rows: Rows, document_id: str, e: Any) -> None:
+        head, position = e.anchor_head, e.anchor_position  # "" and 0 on events from before anchors
         rows.execute(
             "UPDATE {documents} SET sha256 = ?, size = ?, renderer = ?, registered_at = ?, title = ?,"
-            " document_number = ? WHERE document_id = ?",
-            (e.sha256, e.size, e.renderer, e.timestamp.isoformat(), e.title, e.document_number, document_id),
-        )
+            " document_number = ?, anchor_head = ?, anchor_position = ? WHERE document_id = ?",
+            (e.sha256, e.size, e.renderer, e.timestamp.isoformat(), e.title, e.document_number, head or None,
+             position or None, document_id),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -186,6 +202,15 @@ class DocumentRow:
     registered_at: str | None
     revoked_at: str | None
     revoked_reason: str | None
+    #: The log position of the issuing event; the anchor printed on the registered PDF (None if none).
+    issued_position: int | None = None
+    anchor_head: str | None = None
+    anchor_position: int | None = None
+
+    @property
+    def anchor(self) -> str:
+        """``H@N`` as printed on the document, or "" (not registered yet, or registered before anchors)."""
+        return anchor_text(self.anchor_head, self.anchor_position or 0) if self.anchor_head else ""
 
     @property
     def rendered(self) -> bool:
@@ -214,7 +239,7 @@ class DocumentRow:
     def as_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data.update(verification_code=self.display_code, download_url=self.download_path, rendered=self.rendered,
-                    kind_label=self.kind_label)  # fmt: skip
+                    kind_label=self.kind_label, anchor=self.anchor)  # fmt: skip
         return data
 
     def keys(self) -> list[str]:
@@ -230,7 +255,8 @@ class DocumentRow:
     def of(cls, row: Any) -> DocumentRow:
         data = dict(row)
         data["cadre_ids"] = tuple(json.loads(data["cadre_ids"] or "[]"))
-        data["size"] = int(data["size"]) if data["size"] is not None else None
+        for key in ("size", "issued_position", "anchor_position"):
+            data[key] = int(data[key]) if data.get(key) is not None else None
         return cls(**data)
 
 

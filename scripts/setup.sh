@@ -22,7 +22,7 @@ find_python() {
 
 # (a) system packages
 PY="$(find_python || true)"
-apt_pkgs=(fonts-noto-cjk libharfbuzz-subset0)
+apt_pkgs=(fonts-noto-cjk fonts-dejavu-core libharfbuzz-subset0)  # DejaVu Sans Mono prints the anchor (历史存证)
 # The browser tests drive Debian's Chromium through Playwright (no browser download).
 if [ "${DUBAN_TEST_SETUP:-}" = 1 ]; then
     apt_pkgs+=(chromium)

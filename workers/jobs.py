@@ -267,8 +267,17 @@ SWEEP_DOCUMENTS = 5
 SCORES_WAIT_SECONDS = 30.0
 
 
+#: How long a document's job waits for the audit chain to read the issuing event (its anchor).
+ANCHOR_WAIT_SECONDS = 30.0
+
+
 class ScoresNotReady(RuntimeError):
     """The score view is behind the issue: RQ retries the job later."""
+
+
+class ChainNotReady(RuntimeError):
+    """The audit chain has not read the document's issuing event yet: the job
+    fails and is retried later (RQ's retries; the embedded queue's too)."""
 
 
 def _store():  # type: ignore[no-untyped-def]
@@ -286,17 +295,20 @@ def renderer_name() -> str:
     return getattr(render, "RENDERER", "") or f"WeasyPrint {version('weasyprint')}"
 
 
-def _print(what: str, registered: str | None, build, register) -> str:  # type: ignore[no-untyped-def]
-    """Build, render, store, register; idempotent. A registered document whose
-    file is missing is printed again and stored only if its hash is the
-    registered one; otherwise an error is logged and nothing is recorded."""
+def _print(what: str, registered: str | None, build, register, anchor) -> str:  # type: ignore[no-untyped-def]
+    """Build, render, store, register; idempotent. A document printed for the
+    first time gets its anchor (``anchor()``: the audit chain's head at its
+    issuing event) and records it with its hash. A registered document whose
+    file is missing is printed again, with its recorded anchor, and stored only
+    if its hash is the registered one; otherwise an error is logged and nothing
+    is recorded."""
     from workers.documents.render import render_pdf
     from workers.documents.storage import sha256_of
 
     store = _store()
     if registered and store.exists(registered):
         return "already registered"
-    built = build()
+    built = build("" if registered else anchor())
     pdf = render_pdf(built.document)
     sha256 = sha256_of(pdf)
     if registered:
@@ -323,9 +335,33 @@ def _wait_for_scores(svc) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
+def _anchor(svc, aggregate_id: UUID, issuing: type) -> str:  # type: ignore[no-untyped-def]
+    """``H@N``: the audit chain's head at the position of the aggregate's
+    ``issuing`` event. Waits (bounded) for the chain to read that far, then
+    raises ``ChainNotReady`` so the job is retried later."""
+    import time
+
+    from domain.audit import format_anchor
+
+    if svc.audit is None:
+        raise ChainNotReady("no audit chain in this process")
+    event = next((e for e in svc.duban.history(aggregate_id) if isinstance(e, issuing)), None)
+    if event is None:
+        raise ChainNotReady(f"{aggregate_id} has no {issuing.__qualname__}")
+    deadline = time.monotonic() + ANCHOR_WAIT_SECONDS
+    while True:
+        position = svc.audit.position_of(str(aggregate_id), event.originator_version)
+        head = svc.audit.head_at(position) if position is not None else None
+        if head is not None:
+            return format_anchor(head.chain, position)
+        if time.monotonic() > deadline:
+            raise ChainNotReady(f"audit chain has not read {aggregate_id} v{event.originator_version}")
+        time.sleep(0.1)
+
+
 def render_circular(circular_id: str) -> str:
     """An issued circular's PDF (started by ``Circular.Issued``)."""
-    from domain.circular import DRAFT, RANKING
+    from domain.circular import DRAFT, RANKING, Circular
     from workers.documents.content import circular_document
 
     svc = services()
@@ -344,7 +380,8 @@ def render_circular(circular_id: str) -> str:
 
     return _print(
         f"circular {circular_id}", circular.document_sha256,
-        lambda: circular_document(svc.duban, circular.id, svc.scores), register,
+        lambda anchor: circular_document(svc.duban, circular.id, svc.scores, anchor=anchor), register,
+        lambda: _anchor(svc, circular.id, Circular.Issued),
     )  # fmt: skip
 
 
@@ -361,21 +398,24 @@ def render_finding_notice(finding_id: str, deadline_number: int = 1) -> str:
         return "not printed"
     return _print(
         f"notice {finding_id}/{deadline_number}", finding.notice_documents.get(deadline_number),
-        lambda: finding_notice_document(svc.duban, finding.id, deadline_number),
+        lambda anchor: finding_notice_document(svc.duban, finding.id, deadline_number, anchor=anchor),
         lambda **values: svc.duban.register_notice_document(finding.id, deadline_number=deadline_number, **values),
+        lambda: _anchor(svc, finding.id, Finding.NoticeIssued),
     )  # fmt: skip
 
 
 def render_unit_notice(notice_id: str) -> str:
     """A unit notice's PDF (started by ``UnitNotice.Issued``)."""
+    from domain.unit_notice import UnitNotice
     from workers.documents.content import unit_notice_document
 
     svc = services()
     notice = svc.duban.unit_notice(UUID(notice_id))
     return _print(
         f"unit notice {notice_id}", notice.document_sha256,
-        lambda: unit_notice_document(svc.duban, notice.id),
+        lambda anchor: unit_notice_document(svc.duban, notice.id, anchor=anchor),
         lambda **values: svc.duban.register_unit_notice_document(notice.id, **values),
+        lambda: _anchor(svc, notice.id, UnitNotice.Issued),
     )  # fmt: skip
 
 

@@ -8,7 +8,9 @@ the code and the QR code printed on every page lead to.
   While it is being printed, a page says so.
 - ``GET /verify``, ``GET /verify/<code>``: no sign-in. What the printed
   document itself shows (kind, number, title, date), its registered sha256,
-  and its history (who did what, when). ``POST /verify/<code>`` compares an
+  the anchor printed on it (历史存证 ``H@N``; for the discipline office a link
+  to check it against the present history on ``/audit``), and its history
+  (who did what, when). ``POST /verify/<code>`` compares an
   uploaded file with the registered one, byte for byte (by sha256).
 - ``GET/POST /units/<unit_id>/notice``: the command office or an inspector
   issues a unit's rectification notice listing its open findings.
@@ -25,6 +27,7 @@ import hashlib
 from io import BytesIO
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
@@ -36,7 +39,7 @@ from app.web.findings import _names, _who
 from domain.circular import CIRCULAR_KINDS, Circular
 from domain.documents import format_code, normalize_code
 from domain.errors import DomainError, InvalidInput, NotPermitted
-from domain.events import CADRE, CATEGORIES, COMMAND, INSPECTOR, UNIT, Actor
+from domain.events import CADRE, CATEGORIES, COMMAND, DISCIPLINE, INSPECTOR, UNIT, Actor
 from domain.finding import RECTIFYING, Finding
 from domain.service import UnknownUnitNotice
 from domain.unit_notice import UnitNotice
@@ -219,6 +222,9 @@ def _render_verify(code: str, rows: list[DocumentRow], *, outcome: dict[str, Any
             "history": _history(row),
             "issued_on": row.issued_on,
             "download": download_url(row) if actor is not None and row.rendered and may_read(actor, row) else None,
+            # The discipline office checks the printed anchor against the present history (the audit page).
+            "check_anchor": f"/audit?{urlencode({'anchor': row.anchor})}"
+            if actor is not None and actor.role == DISCIPLINE and row.anchor else None,
         }
         for row in rows
     ]

@@ -18,6 +18,8 @@ from workers.documents.model import (
     Table,
 )
 
+#: A full chain head at a long position (12 digits): the longest anchor line to expect.
+ANCHOR = "3f9a0c7be21d45f68a9b0c1d2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f7@123456789012"
 TOWNS = ("银州街道", "桃镇", "龙镇", "杨家店镇", "沙家店镇", "印斗镇", "郭兴庄镇", "城郊镇", "十里铺乡", "高渠乡")
 ITEMS = ("两不愁三保障", "饮水安全", "产业帮扶", "帮扶责任落实", "档案资料")
 TYPES = ("住房安全", "政策落实", "工作作风", "数据质量")
@@ -118,7 +120,7 @@ def criticism(rows: int = 120, document_id: str = "circular-0001") -> OfficialDo
         attachments=(
             Attachment(title="全县通报批评问题清单", table=Table(columns=FINDINGS_COLUMNS, rows=finding_rows(rows), caption="（按责任单位排列）")),
         ),
-        anchor="9f2c4e1a@18342",
+        anchor=ANCHOR,
         **COMMON,
     )
 

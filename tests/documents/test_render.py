@@ -202,6 +202,37 @@ def test_the_end_zone_is_on_the_last_page(printed: dict[str, bytes]) -> None:
         assert "抄送" not in squeeze(pdf.pages[-2].extract_text())
 
 
+def anchor_line(page) -> tuple[str, float, float, list[float]]:  # type: ignore[no-untyped-def]
+    """The 历史存证 line (8 pt, in the text block): its text, horizontal extent and glyph tops."""
+    chars = [c for c in page.chars if abs(c["size"] - 8) < 0.3 and c["top"] < (37 + 225) * MM]
+    return ("".join(c["text"] for c in chars), min(c["x0"] for c in chars), max(c["x1"] for c in chars),
+            [c["top"] for c in chars])  # fmt: skip
+
+
+@pytest.mark.parametrize("which", ["printed", "joined"])
+def test_the_anchor_is_one_line_of_the_end_zone(printed: dict[str, bytes], joined: bytes, which: str) -> None:
+    """A full head at a 12-digit position, on the last page above the end zone's rules, inside the
+    156 mm text block, in one piece or after a long table laid out in sections."""
+    pdf_bytes = printed["criticism"] if which == "printed" else joined
+    with pages_of(pdf_bytes) as pdf:
+        last = pdf.pages[-1]
+        text, left, right, tops = anchor_line(last)
+        assert text == f"历史存证：{samples.ANCHOR}"
+        assert max(tops) - min(tops) < 2  # one line (two fonts: the hex digits and the label)
+        binding = 28 if len(pdf.pages) % 2 else 26  # a right-hand page's text block starts at 28 mm
+        assert binding * MM - 0.5 <= left and right <= (binding + 156) * MM + 0.5
+        rules = [r for r in last.rects if r["width"] > 150 * MM and r["height"] < 1.5]
+        assert max(tops) < min(r["top"] for r in rules)  # above the end zone's first rule
+        assert all("历史存证" not in squeeze(page.extract_text()) for page in pdf.pages[:-1])
+    reread = squeeze("".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes)).pages))
+    assert f"历史存证：{samples.ANCHOR}" in reread  # what pypdf reads back
+
+
+def test_a_document_without_an_anchor_prints_no_anchor_line(printed: dict[str, bytes]) -> None:
+    assert samples.finding_notice().anchor == ""
+    assert "历史存证" not in squeeze("".join(p.extract_text() for p in PdfReader(io.BytesIO(printed["finding_notice"])).pages))
+
+
 def top_drawing(page) -> list:  # type: ignore[no-untyped-def,type-arg]
     """What is drawn in the top margin."""
     return [o for o in (*page.lines, *page.rects, *page.curves) if o["bottom"] < 37 * MM]

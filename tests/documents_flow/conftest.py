@@ -1,6 +1,7 @@
 """An office whose documents are printed for real: the store (SQLite and
-PostgreSQL), the ledger, score and documents views, the policies with the
-embedded queue running their jobs in this process, and a documents directory."""
+PostgreSQL), the ledger, score, documents and audit chain views, the policies
+with the embedded queue running their jobs in this process, and a documents
+directory."""
 
 from __future__ import annotations
 
@@ -14,9 +15,16 @@ from typing import Any
 import pytest
 
 from domain.service import Duban
+from projections.audit_chain import AuditChainQuery
 from projections.documents import DocumentQuery
 from projections.ledger_query import LedgerQuery
-from projections.runner import Follower, documents_projection, ledger_projection, scores_projection
+from projections.runner import (
+    Follower,
+    audit_projection,
+    documents_projection,
+    ledger_projection,
+    scores_projection,
+)
 from projections.scores_query import ScoreQuery
 from tests.integration.county import County, build_county, local, opened
 from tests.workers.conftest import redis  # noqa: F401 - the real Redis database 15, for the RQ test
@@ -36,11 +44,14 @@ class Office:
     store: DocumentStore
     documents: DocumentQuery
     scores: ScoreQuery
+    audit: AuditChainQuery
     queue: InlineJobQueue
     followers: list[Follower]
-    #: The score view follows in a thread of its own, as the projector does: a
-    #: ranking circular's job waits for it.
+    #: The score view and the audit chain follow in threads of their own, as the
+    #: projector does: a ranking circular's job waits for the one, every
+    #: document's job for the other (its anchor).
     scores_follower: Follower
+    audit_follower: Follower
 
     def settle(self) -> None:
         """Views and policies follow the log; the jobs they started run; again until quiet."""
@@ -53,6 +64,7 @@ class Office:
                 for follower in self.followers:
                     follower.catch_up()
                 assert self.scores_follower.wait_for(before, timeout=10)
+                assert self.audit_follower.wait_for(before, timeout=10)
                 return
         raise AssertionError("the office did not settle")
 
@@ -74,26 +86,30 @@ def office(store_env: dict[str, str], tmp_path, monkeypatch) -> Iterator[Office]
     monkeypatch.setenv("DUBAN_DOCUMENTS_DIR", str(store.directory))
     monkeypatch.setenv("DUBAN_BASE_URL", BASE_URL)
     with opened(store_env, start=local(2026, 3, 2)) as app:
-        ledger, scores, documents = (make(store_env) for make in (ledger_projection, scores_projection,
-                                                                   documents_projection))  # fmt: skip
+        ledger, scores, documents, audit = (make(store_env) for make in (ledger_projection, scores_projection,
+                                                                          documents_projection, audit_projection))  # fmt: skip
         queue = InlineJobQueue(retries=0, pause=0)
         policies = policy_projection(queue, app, store_env)
         context.use(
             context.Services(
                 app, LedgerQuery(ledger.view), app.clock, WebhookChannel(timeout=1), None,
                 scores=ScoreQuery(scores.view), documents=DocumentQuery(documents.view), store=store,
+                audit=AuditChainQuery(audit.view),
             )
         )  # fmt: skip
-        projections: list[Any] = [ledger, scores, documents, policies]
+        projections: list[Any] = [ledger, scores, documents, audit, policies]
         scores_follower = Follower(app, scores, poll_interval=0.05).start()
+        audit_follower = Follower(app, audit, poll_interval=0.05).start()
         try:
             yield Office(
                 app=app, county=build_county(app), store=store, documents=DocumentQuery(documents.view),
-                scores=ScoreQuery(scores.view), queue=queue,
-                followers=[Follower(app, p) for p in (ledger, documents, policies)], scores_follower=scores_follower,
+                scores=ScoreQuery(scores.view), audit=AuditChainQuery(audit.view), queue=queue,
+                followers=[Follower(app, p) for p in (ledger, documents, policies)],
+                scores_follower=scores_follower, audit_follower=audit_follower,
             )  # fmt: skip
         finally:
             scores_follower.stop()
+            audit_follower.stop()
             queue.stop()
             context.use(None)
             for projection in projections:

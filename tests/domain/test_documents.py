@@ -14,6 +14,7 @@ from domain.documents import (
     CROCKFORD,
     DocumentAlreadyRegistered,
     DocumentNotIssued,
+    InvalidDocumentAnchor,
     InvalidDocumentHash,
     format_code,
     normalize_code,
@@ -27,6 +28,7 @@ from domain.unit_notice import NothingToRectify, UnitNotice
 from tests.domain.helpers import NOTICE_AT, T0, assert_event, at, emitted, file_finding, make_deadline, refused, DEADLINE
 
 SHA = hashlib.sha256(b"pdf").hexdigest()
+HEAD = hashlib.sha256(b"chain head").hexdigest()
 OTHER = hashlib.sha256(b"another pdf").hexdigest()
 LETTERHEAD = {"authority_mark": "米脂县脱贫攻坚指挥部文件", "signatory": "米脂县脱贫攻坚指挥部办公室"}
 
@@ -81,14 +83,17 @@ def _issued(world) -> Circular:
 def test_an_issued_circular_registers_its_pdf_once(world):
     circular = _issued(world)
     assert circular.register_document(sha256=SHA.upper(), size=1234, renderer="WeasyPrint 70",
-                                      letterhead=LETTERHEAD, actor=SYSTEM_ACTOR, now=at(hours=2))  # fmt: skip
+                                      letterhead=LETTERHEAD, actor=SYSTEM_ACTOR, now=at(hours=2),
+                                      anchor_head=HEAD.upper(), anchor_position=42)  # fmt: skip
     [event] = emitted(circular)
     assert_event(
         event, Circular.DocumentRegistered, actor=SYSTEM_ACTOR, now=at(hours=2), aggregate=circular,
         sha256=SHA, size=1234, verification_code=verification_code(circular.id), renderer="WeasyPrint 70",
         document_number="米脱指发〔2026〕1号", title="关于整改不到位情况的通报", letterhead=LETTERHEAD,
+        anchor_head=HEAD, anchor_position=42,
     )  # fmt: skip
     assert circular.document_sha256 == SHA and circular.letterhead == LETTERHEAD
+    assert circular.document_anchor == f"{HEAD}@42"
     # The same file again: nothing recorded.
     assert not circular.register_document(sha256=SHA, size=1234, renderer="x", letterhead={}, actor=SYSTEM_ACTOR,
                                           now=at(hours=3))  # fmt: skip
@@ -127,9 +132,10 @@ def test_a_findings_notice_document_is_registered_once_after_the_notice(world):
     assert_event(
         event, Finding.NoticeDocumentRegistered, actor=SYSTEM_ACTOR, now=at(hours=2), aggregate=finding,
         deadline_number=1, sha256=SHA, size=99, verification_code=verification_code(notice_document_id(finding.id, 1)),
-        renderer="r", document_number="", title="整改通知书", letterhead=LETTERHEAD,
+        renderer="r", document_number="", title="整改通知书", letterhead=LETTERHEAD, anchor_head="",
+        anchor_position=0,
     )  # fmt: skip
-    assert finding.notice_documents == {1: SHA}
+    assert finding.notice_documents == {1: SHA} and finding.notice_anchors == {1: ""}
     assert not finding.register_notice_document(**values)
     refused(finding, DocumentAlreadyRegistered, finding.register_notice_document, **{**values, "sha256": OTHER})
     # Only the first notice is printed.
@@ -158,3 +164,66 @@ def test_a_unit_notice_lists_findings_and_is_issued_by_the_office_or_an_inspecto
     assert registered.verification_code == verification_code(notice.id)
     refused(notice, DocumentAlreadyRegistered, notice.register_document, sha256=OTHER, size=5, renderer="r",
             document_number="", title="t", letterhead={}, actor=SYSTEM_ACTOR, now=at(hours=2))  # fmt: skip
+
+
+# Anchors (存证): the audit chain's head at the issuing event, recorded with the document
+def test_each_kind_of_document_records_its_anchor_and_remembers_it(world):
+    finding = file_finding(world)
+    finding.issue_notice(make_deadline(DEADLINE), (world.village.id,), world.inspector, NOTICE_AT)
+    finding.collect_events()
+    assert finding.register_notice_document(deadline_number=1, sha256=SHA, size=9, renderer="r", document_number="",
+                                            title="t", letterhead={}, actor=SYSTEM_ACTOR, now=at(hours=2),
+                                            anchor_head=HEAD, anchor_position=7)  # fmt: skip
+    [event] = emitted(finding)
+    assert (event.anchor_head, event.anchor_position) == (HEAD, 7) and finding.notice_anchors == {1: f"{HEAD}@7"}
+    notice = UnitNotice.issue(county_id=world.county.id, unit_id=world.town.id, finding_ids=(uuid4(),),
+                              actor=world.inspector, now=T0)  # fmt: skip
+    notice.collect_events()
+    assert notice.document_anchor == ""
+    assert notice.register_document(sha256=SHA, size=5, renderer="r", document_number="", title="t", letterhead={},
+                                    actor=SYSTEM_ACTOR, now=at(hours=1), anchor_head=HEAD, anchor_position=123456789012)  # fmt: skip
+    [event] = emitted(notice)
+    assert (event.anchor_head, event.anchor_position) == (HEAD, 123456789012)
+    assert notice.document_anchor == f"{HEAD}@123456789012"
+
+
+@pytest.mark.parametrize(
+    "head, position",
+    [(HEAD[:63], 5), (HEAD + "0", 5), ("g" * 64, 5), (HEAD, 0), (HEAD, -1), ("", 5), (HEAD, True), (HEAD, "5")],
+)
+def test_a_malformed_anchor_is_refused_and_nothing_is_recorded(world, head, position):
+    circular = _issued(world)
+    refused(circular, InvalidDocumentAnchor, circular.register_document, sha256=SHA, size=1, renderer="x",
+            letterhead={}, actor=SYSTEM_ACTOR, now=at(hours=2), anchor_head=head, anchor_position=position)  # fmt: skip
+    assert circular.document_sha256 is None and circular.document_anchor == ""
+    assert 400 <= InvalidDocumentAnchor.status < 500 and "存证" in InvalidDocumentAnchor.message
+
+
+def test_a_registration_stored_before_anchors_decodes_without_one(world):
+    """Events stored before anchors existed lack the two fields: they read as no anchor."""
+    from eventsourcing.persistence import (
+        DatetimeAsISO,
+        DecimalAsStr,
+        JSONTranscoder,
+        Mapper,
+        StoredEvent,
+        UUIDAsHex,
+    )
+
+    circular = _issued(world)
+    circular.register_document(sha256=SHA, size=1234, renderer="r", letterhead=LETTERHEAD, actor=SYSTEM_ACTOR,
+                               now=at(hours=2))  # fmt: skip
+    [event] = emitted(circular)
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):  # as the application registers them
+        transcoder.register(transcoding)
+    mapper = Mapper(transcoder=transcoder)
+    stored = mapper.to_stored_event(event)
+    state = transcoder.decode(stored.state)
+    assert state.pop("anchor_head") == "" and state.pop("anchor_position") == 0
+    old = StoredEvent(stored.originator_id, stored.originator_version, stored.topic, transcoder.encode(state))
+    decoded = mapper.to_domain_event(old)
+    assert (decoded.anchor_head, decoded.anchor_position) == ("", 0)
+    fresh = _issued(world)  # an issued circular, as folded up to the old event
+    decoded.apply(fresh)
+    assert fresh.document_sha256 == SHA and fresh.document_anchor == ""

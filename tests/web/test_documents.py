@@ -25,7 +25,7 @@ def printer(county: County, tmp_path: Path, monkeypatch) -> Iterator[DocumentSto
     monkeypatch.setenv("DUBAN_DOCUMENTS_DIR", str(store.directory))
     rt = county.runtime
     context.use(context.Services(rt.duban, rt.query, rt.clock, None, None, scores=rt.scores,
-                                 documents=rt.documents, store=store))  # fmt: skip
+                                 documents=rt.documents, store=store, audit=rt.audit))  # fmt: skip
     yield store
     context.use(None)
 
@@ -209,3 +209,39 @@ def test_the_circular_page_says_rendering_then_offers_the_pdf(client, county, pr
     pdf = client.get(link.group(1))
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert hashlib.sha256(pdf.data).hexdigest() == county.runtime.documents.for_source(str(circular)).sha256
+
+
+def test_the_verification_page_shows_the_anchor_and_the_discipline_office_a_link_to_check_it(client, county, printer):
+    _, circular = issued(county)
+    jobs.render_circular(str(circular))
+    county.settle()
+    code = code_of(county, circular)
+    anchor = county.duban.circular(circular).document_anchor
+    head, position = anchor.split("@")
+    assert len(head) == 64 and int(position) == county.runtime.documents.for_source(str(circular)).issued_position
+
+    public = client.get(f"/verify/{code}").get_data(as_text=True)
+    assert anchor in text_of(public, "document-anchor") and 'id="document-anchor-check"' not in public
+    assert f"历史存证{anchor}" in re.sub(r"\s+", "", text_of(public, "history"))  # the registration event's details
+    act_as(client, county.command, "command")
+    assert 'id="document-anchor-check"' not in client.get(f"/verify/{code}").get_data(as_text=True)
+    act_as(client, county.discipline, "discipline")
+    page = client.get(f"/verify/{code}").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)" id="document-anchor-check">', page)
+    assert link is not None and link.group(1) == f"/audit?anchor={head}%40{position}"
+
+
+def test_a_document_registered_before_anchors_shows_none(client, county, printer):
+    from workers.documents.content import circular_document
+    from workers.documents.render import render_pdf
+
+    _, circular = issued(county)
+    built = circular_document(county.duban, circular)  # printed by the code before anchors
+    pdf = render_pdf(built.document)
+    printer.put(pdf)
+    county.duban.register_circular_document(circular, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf),
+                                            renderer="test", letterhead=built.letterhead.as_dict())  # fmt: skip
+    county.settle()
+    act_as(client, county.discipline, "discipline")
+    page = client.get(f"/verify/{code_of(county, circular)}").get_data(as_text=True)
+    assert "历史存证启用之前" in text_of(page, "document-anchor") and 'id="document-anchor-check"' not in page

@@ -113,7 +113,7 @@ def printer(county: County, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DUBAN_DOCUMENTS_DIR", str(store.directory))
     rt = county.runtime
     context.use(context.Services(rt.duban, rt.query, rt.clock, None, None, scores=rt.scores,
-                                 documents=rt.documents, store=store))  # fmt: skip
+                                 documents=rt.documents, store=store, audit=rt.audit))  # fmt: skip
     yield store
     context.use(None)
 

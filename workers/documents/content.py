@@ -20,6 +20,12 @@ Two inputs are not in the domain's history, and each is pinned:
   on or before that day, all of which precede the issue event in the log, so it
   is the same whenever it is asked; the issue day itself would not do (events
   recorded later that day would change it). The document says "截至" that day.
+
+The **anchor** (历史存证, ``H@N``: the audit chain's head at the issuing
+event's position) is handed in by the job the first time (``anchor=``) and is
+then recorded in the registration event, like the letterhead; printing again
+uses the recorded one, and a document registered before anchors existed is
+printed again without one.
 """
 
 from __future__ import annotations
@@ -105,8 +111,10 @@ class Built:
 
     @property
     def registration(self) -> dict[str, Any]:
+        head, _, position = self.document.anchor.partition("@")
         return {"document_number": self.document.document_number, "title": self.document.title,
-                "letterhead": self.letterhead.as_dict()}  # fmt: skip
+                "letterhead": self.letterhead.as_dict(), "anchor_head": head,
+                "anchor_position": int(position) if position else 0}  # fmt: skip
 
 
 def verification_url(base: str, code: str) -> str:
@@ -195,6 +203,12 @@ def _letterhead(recorded: dict[str, str] | None, county_name: str) -> Letterhead
     return Letterhead.from_dict(recorded) if recorded else Letterhead.from_settings(county_name)
 
 
+def _anchor(registered: str | None, recorded: str, fresh: str) -> str:
+    """What is printed: the recorded anchor once the document is registered
+    ("" for one registered before anchors), else the one handed in."""
+    return recorded if registered else fresh
+
+
 def _document(kind: str, document_id: UUID, letterhead: Letterhead, issued_on: date, **fields: Any) -> OfficialDocument:
     code = verification_code(document_id)
     return OfficialDocument(
@@ -213,8 +227,9 @@ def _document(kind: str, document_id: UUID, letterhead: Letterhead, issued_on: d
 
 
 # Circulars (通报)
-def circular_document(duban: Any, circular_id: UUID, scores: Any = None) -> Built:
-    """The circular as issued. ``scores`` (a ScoreQuery) is needed for a ranking circular."""
+def circular_document(duban: Any, circular_id: UUID, scores: Any = None, anchor: str = "") -> Built:
+    """The circular as issued. ``scores`` (a ScoreQuery) is needed for a ranking circular;
+    ``anchor`` is printed unless the circular's document is registered (then its recorded one is)."""
     current: Circular = duban.circular(circular_id)
     issued = _event(duban, circular_id, Circular.Issued)
     if issued is None:
@@ -242,7 +257,7 @@ def circular_document(duban: Any, circular_id: UUID, scores: Any = None) -> Buil
         _document(
             kind, circular_id, letterhead, issued_on,
             document_number=issued.document_number, title=circular.title, addressees=addressees,
-            **fields,
+            anchor=_anchor(current.document_sha256, current.document_anchor, anchor), **fields,
         ),
         letterhead,
     )  # fmt: skip
@@ -373,8 +388,10 @@ def _ranking(circular: Circular, issued: Any, scores: Any, body: str) -> dict[st
 
 
 # Rectification notices (整改通知书)
-def finding_notice_document(duban: Any, finding_id: UUID, deadline_number: int = NOTICE_DEADLINE_NUMBER) -> Built:
-    """A finding's rectification notice as issued (its NoticeIssued event)."""
+def finding_notice_document(
+    duban: Any, finding_id: UUID, deadline_number: int = NOTICE_DEADLINE_NUMBER, anchor: str = ""
+) -> Built:
+    """A finding's rectification notice as issued (its NoticeIssued event); ``anchor`` as for a circular."""
     current: Finding = duban.finding(finding_id)
     issued = _event(duban, finding_id, Finding.NoticeIssued)
     if issued is None or deadline_number != NOTICE_DEADLINE_NUMBER:
@@ -408,13 +425,16 @@ def finding_notice_document(duban: Any, finding_id: UUID, deadline_number: int =
         _document(
             FINDING_NOTICE, notice_document_id(finding_id, deadline_number), letterhead, issued_on,
             document_number="", title=title, addressees=f"{unit_name}：", paragraphs=tuple(paragraphs),
+            anchor=_anchor(current.notice_documents.get(deadline_number),
+                           current.notice_anchors.get(deadline_number, ""), anchor),
         ),
         letterhead,
     )  # fmt: skip
 
 
-def unit_notice_document(duban: Any, notice_id: UUID) -> Built:
-    """A unit's rectification notice: every finding it listed, as they stood then."""
+def unit_notice_document(duban: Any, notice_id: UUID, anchor: str = "") -> Built:
+    """A unit's rectification notice: every finding it listed, as they stood then;
+    ``anchor`` as for a circular."""
     current: UnitNotice = duban.unit_notice(notice_id)
     issued = _event(duban, notice_id, UnitNotice.Issued)
     history = History(duban, issued.timestamp)
@@ -448,6 +468,7 @@ def unit_notice_document(duban: Any, notice_id: UUID) -> Built:
             UNIT_NOTICE, notice_id, letterhead, issued_on,
             document_number="", title=f"关于{unit_name}限期整改问题的通知书", addressees=f"{unit_name}：",
             paragraphs=paragraphs, tables=(table,),
+            anchor=_anchor(current.document_sha256, current.document_anchor, anchor),
         ),
         letterhead,
     )  # fmt: skip
