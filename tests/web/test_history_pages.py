@@ -270,3 +270,25 @@ def test_the_subjects_pages_link_their_histories_for_the_two_offices(client: Fla
     act_as(client, county.inspector, INSPECTOR)
     for page in (f"/findings/{w['finding']}", f"/circulars/{w['circular']}"):
         assert "/history/" not in client.get(page).get_data(as_text=True)
+
+
+def test_the_bundle_printer_fetches_nothing_and_prints_text_as_text() -> None:
+    import weasyprint
+    from weasyprint.urls import FatalURLFetchingError
+
+    from app.audit_bundle import RefusingFetcher
+
+    for url in ("file:///etc/hostname", "http://127.0.0.1:9/x.png", "https://example.invalid/x.css"):
+        with pytest.raises(FatalURLFetchingError):
+            weasyprint.HTML(string=f'<p>x</p><img src="{url}">', url_fetcher=RefusingFetcher()).write_pdf()
+    pixel = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+    assert weasyprint.HTML(string=f'<img src="{pixel}">', url_fetcher=RefusingFetcher()).write_pdf().startswith(b"%PDF")
+
+
+def test_what_people_typed_is_printed_not_obeyed(client: FlaskClient, county: County) -> None:
+    finding = county.file(county.village_a1, description='<img src="file:///etc/hostname">整改说明')
+    county.settle()
+    act_as(client, county.discipline, DISCIPLINE)
+    response = client.get(f"/history/findings/{finding}/bundle.pdf")
+    assert response.status_code == 200
+    assert '<imgsrc="file:///etc/hostname">整改说明' in _pdf_text(response.get_data())
