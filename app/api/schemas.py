@@ -248,6 +248,9 @@ DOCUMENT = resource(
         "title": {"type": "string"},
         "verification_code": {"type": "string"},
         "rendered": {"type": "boolean"},
+        # 历史存证 "H@N" printed on the document ("" before it is registered, or if registered before anchors).
+        "anchor": {"type": "string"},
+        "issued_position": {"type": ["integer", "null"]},
     },
     ("document_id", "kind", "source_id", "status", "verification_code", "rendered"),
 )
