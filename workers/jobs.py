@@ -433,11 +433,17 @@ def sweep_documents() -> dict[str, int]:
     registered PDF (their job lost with Redis, or issued before the policy
     knew of documents): printed here, a few per sweep."""
     svc = services()
-    counts = {"documents": 0, "documents_failed": 0}
+    counts = {"documents": 0, "documents_failed": 0, "documents_waiting": 0}
     if svc.documents is None:
         return counts
     before = (svc.duban.clock() - DOCUMENT_GRACE).astimezone(timezone.utc).isoformat()
+    # A document whose issue the audit chain has not read yet waits for a later sweep
+    # (its job would only wait for the anchor, then fail).
+    chain = svc.audit.head().position if svc.audit is not None else 0
     for row in svc.documents.unregistered(issued_before=before, limit=SWEEP_DOCUMENTS):
+        if not row.issued_position or row.issued_position > chain:
+            counts["documents_waiting"] += 1
+            continue
         func, args, _ = document_job(row.kind, row.source_id)
         try:
             func(*args)

@@ -155,3 +155,23 @@ def test_a_documents_job_waits_for_the_chain_then_fails_to_be_retried(office: Of
     issued_at = position_in_store(office, circular, issuing(office, circular, Circular.Issued).originator_version)
     event = registration(office, circular, Circular.DocumentRegistered)
     assert (event.anchor_head, event.anchor_position) == (head_from_store(office, issued_at), issued_at)
+
+
+def test_the_sweep_leaves_a_document_to_a_later_sweep_until_the_chain_has_read_its_issue(office: Office):
+    app, c = office.app, office.county
+    office.audit_follower.stop()  # the projector is behind
+    circular = app.draft_circular(
+        county_id=c.county_id, kind="criticism", title="通报", prefix="米脱指发", period="2026Q1", body="通报。",
+        finding_ids=[], unit_ids=[c.village_b], actor=c.command,
+    ).id  # fmt: skip
+    app.issue_circular(circular, c.command)
+    Follower(app, next(f.projection for f in office.followers if f.projection.name == "documents")).catch_up()
+    app.clock.advance(minutes=11)  # its job lost: the sweep's turn
+    assert jobs.sweep_documents() == {"documents": 0, "documents_failed": 0, "documents_waiting": 1}
+    assert app.circular(circular).document_sha256 is None
+
+    Follower(app, office.audit_follower.projection).catch_up()
+    assert jobs.sweep_documents() == {"documents": 1, "documents_failed": 0, "documents_waiting": 0}
+    assert app.circular(circular).document_anchor.endswith(
+        f"@{office.documents.for_source(str(circular)).issued_position}"
+    )
