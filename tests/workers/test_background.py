@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 from domain.message import message_id
-from projections.runner import Follower, ledger_projection
+from projections.runner import Follower, audit_projection, ledger_projection
 from projections.storage import open_application
 from tests.integration.county import build_county, local
 from tests.workers.support import CLOCK_KEY, eventually, exists, start_worker, stop_worker
@@ -24,6 +24,7 @@ def test_a_finding_lives_its_weeks_through_real_workers(store_env, redis):
     app = open_application(store_env, clock=clock)
     county = build_county(app)
     ledger = Follower(app, ledger_projection(store_env), poll_interval=0.1).start()
+    chain = Follower(app, audit_projection(store_env), poll_interval=0.1).start()  # as the projector: anchors
     queue = RQJobQueue(redis)
     runner = PolicyRunner(app, policy_projection(queue, app, store_env), clock, poll_interval=0.1).start()
     worker = start_worker(store_env)
@@ -75,6 +76,8 @@ def test_a_finding_lives_its_weeks_through_real_workers(store_env, redis):
     finally:
         runner.stop()
         ledger.stop()
+        chain.stop()
+        chain.projection.view.datastore.close()
         output = stop_worker(worker)
         app.close()
     assert "Traceback" not in output, output

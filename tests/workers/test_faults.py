@@ -30,7 +30,7 @@ from domain.finding import FILED
 from domain.message import message_id
 from domain.service import TravellingClock
 from projections.ledger_query import LedgerQuery
-from projections.runner import Follower, ledger_projection
+from projections.runner import Follower, audit_projection, ledger_projection
 from projections.storage import open_application
 from tests.integration.county import build_county, local
 from tests.workers.support import (
@@ -70,7 +70,8 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # The test's side of the services: the application, a county, the ledger
-# follower and the policy runner (threads of this process).
+# follower and the policy runner (threads of this process), and the audit chain
+# as the projector keeps it (a notice's document waits for it: its anchor).
 
 
 class Background:
@@ -82,6 +83,7 @@ class Background:
         self.views: list[Any] = []
         self.ledger: Follower | None = None
         self.runner: PolicyRunner | None = None
+        self.chain: Follower | None = None
         try:
             self.county = build_county(self.app)
         except BaseException:
@@ -99,6 +101,9 @@ class Background:
         return self.ledger, self.runner
 
     def start(self) -> Background:
+        chain = audit_projection(self.store_env)
+        self.views.append(chain.view)
+        self.chain = Follower(self.app, chain, poll_interval=0.1).start()  # not stopped by ``stop``: the projector
         ledger, runner = self.follow()
         ledger.start()
         runner.start()
@@ -112,6 +117,8 @@ class Background:
 
     def close(self) -> None:
         self.stop()
+        if self.chain is not None:
+            self.chain.stop()
         for view in self.views:
             view.datastore.close()
         self.app.close()
