@@ -77,7 +77,9 @@ class StoreReader:
         else:
             self.table = table
             self._page = (
-                f"SELECT rowid, topic, originator_id, originator_version, state FROM {table}"
+                # CAST: a row edited by hand may hold text where the recorder writes a blob;
+                # it is hashed as the bytes it holds, not refused by the driver's text decoding.
+                f"SELECT rowid, topic, originator_id, originator_version, CAST(state AS BLOB) FROM {table}"
                 " WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
             )
             self._locate = f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?"
@@ -123,7 +125,10 @@ def _hyphenated(stored: str) -> str:
     """SQLite keeps ``UUID.hex``; the digest is over ``str(UUID)`` as the recorder hands it out."""
     if len(stored) == 32 and stored == stored.lower():
         return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
-    return str(UUID(stored))
+    try:
+        return str(UUID(str(stored)))
+    except ValueError:  # edited by hand into something that is no id: hashed as it is, so it differs
+        return str(stored)
 
 
 # The report

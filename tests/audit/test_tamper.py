@@ -81,6 +81,20 @@ def test_a_changed_event(duban: Duban, county: County, chain: Chain, intruder: I
     assert report.describe().startswith(f"第{target}号事件处发现篡改：该事件被修改")
 
 
+def test_an_event_edited_into_text_or_a_non_id(duban: Duban, county: County, chain: Chain, intruder: Intruder) -> None:
+    """SQLite keeps whatever type a hand-written UPDATE gives it: the verifier hashes
+    it as it is and reports the change, instead of failing on the driver's decoding."""
+    if intruder.postgres:
+        pytest.skip("PostgreSQL's typed columns refuse text in a bytea and a non-id in a uuid column")
+    history(county, chain)
+    intruder.sql("UPDATE {table} SET state = 'x' || state WHERE {pos} = ?", (23,))
+    brk = verify_history(duban, chain[1]).first_break
+    assert brk is not None and (brk.position, brk.kind) == (23, "changed")
+    intruder.sql("UPDATE {table} SET originator_id = 'zz' WHERE {pos} = ?", (19,))
+    brk = verify_history(duban, chain[1]).first_break
+    assert brk is not None and (brk.position, brk.kind) == (19, "changed")
+
+
 def test_a_removed_event(duban: Duban, county: County, chain: Chain, intruder: Intruder) -> None:
     history(county, chain)
     target = 21
