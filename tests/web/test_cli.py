@@ -114,3 +114,20 @@ def test_sweep_overdue_records_each_missed_deadline_once(app, county, clock):
     assert county.runtime.query.finding(str(late), county.runtime.today())["missed_count"] == 1
     again = runner.invoke(args=["sweep-overdue"])
     assert "已记录逾期 0 项" in again.output
+
+
+def test_rebuild_projections_leaves_the_audit_chain_unless_asked(app, client, county):
+    county.file(county.village_a1)
+    act_as(client, county.inspector, "inspector")
+    assert client.get("/").status_code == 200
+    county.settle()
+    chain = county.runtime.audit
+    before = chain.all_rows()
+    assert before
+    result = app.test_cli_runner().invoke(args=["rebuild-projections"])
+    assert result.exit_code == 0, result.output
+    assert "审计哈希链未重建" in result.output and "审计哈希链已重建" not in result.output
+    result = app.test_cli_runner().invoke(args=["rebuild-projections", "--audit-chain"])
+    assert result.exit_code == 0, result.output
+    assert "审计哈希链已重建" in result.output
+    assert chain.all_rows() == before
