@@ -6,7 +6,10 @@ web process it is also woken at once by the application after each save.
 
 Run as a process (the Procfile's ``projector``)::
 
-    python -m projections.runner
+    python -m projections.runner [--only ledger,scores] [--except audit]
+
+Several such processes may share the views out between them; each view is
+followed by one process at a time (``projections/leases.py``).
 """
 
 from __future__ import annotations
@@ -178,17 +181,45 @@ PROJECTIONS: dict[str, Callable[[dict[str, str] | None], Any]] = {
 }
 
 
-def main() -> None:
+def select_projections(argv: list[str] | None = None) -> dict[str, Callable[[dict[str, str] | None], Any]]:
+    """The projections named by ``--only a,b`` and ``--except c`` (all by default)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m projections.runner",
+        description="Follow the event log into the views. Several processes may share the views out"
+        " between them; a view followed by another process is waited for (see projections/leases.py).",
+    )
+    parser.add_argument("--only", default="", help="comma-separated views to follow (default: all)")
+    parser.add_argument("--except", dest="exclude", default="", help="comma-separated views not to follow")
+    args = parser.parse_args(argv)
+    only = [n.strip() for n in args.only.split(",") if n.strip()]
+    exclude = [n.strip() for n in args.exclude.split(",") if n.strip()]
+    unknown = sorted(set(only + exclude) - set(PROJECTIONS))
+    if unknown:
+        parser.error(f"unknown view(s) {', '.join(unknown)}; the views are {', '.join(PROJECTIONS)}")
+    chosen = {n: make for n, make in PROJECTIONS.items() if (not only or n in only) and n not in exclude}
+    if not chosen:
+        parser.error("no view left to follow")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> None:
+    from projections.leases import LeasedFollower
+
+    chosen = select_projections(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = open_application()
-    followers = [Follower(app, make()) for make in PROJECTIONS.values()]
+    projections = [make(None) for make in chosen.values()]
+    # Each view is followed only while this process holds its lease; another process waits.
+    followers = [LeasedFollower(app, p, lambda p=p: Follower(app, p)) for p in projections]
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     for follower in followers:
         follower.start()
         log.info(
-            "projector following %s for %s from position %s", app.name, follower.projection.name, follower.position
+            "projector for %s: %s at position %s", app.name, follower.projection.name, follower.position
         )
     while not stopping.wait(5.0):
         for follower in followers:

@@ -245,6 +245,7 @@ class PolicyRunner:
 
 
 def main() -> None:
+    from projections.leases import Leased, lease_for
     from projections.storage import open_application
     from workers.clock import clock_from_env
     from workers.queueing import RQJobQueue
@@ -252,12 +253,18 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     clock = clock_from_env()
     duban = open_application(clock=clock)
-    runner = PolicyRunner(duban, policy_projection(RQJobQueue(), duban), clock)
+    projection = policy_projection(RQJobQueue(), duban)
+    # One policies process at a time. Two would compete for the view, and both would
+    # fire a due timer: RQ refuses a job id only while that job is queued or running,
+    # so a job already done would run again (harmless, the jobs are idempotent, but
+    # wasted). A second process waits, and takes over when the first is gone.
+    runner = Leased(lease_for(projection.name, projection.view), lambda: PolicyRunner(duban, projection, clock))
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     runner.start()
-    log.info("policies following %s from position %s", duban.name, runner.follower.position)
+    position = projection.view.max_tracking_id(duban.name) or 0
+    log.info("policies for %s, the view at position %s", duban.name, position)
     while not stopping.wait(5.0):
         pass
     runner.stop()
