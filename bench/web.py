@@ -41,7 +41,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -140,6 +141,58 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+@contextmanager
+def serving(store_env: dict[str, str], workers: int, threads: int) -> Iterator[str]:
+    """The projector process and gunicorn (``workers`` gthread workers × ``threads``,
+    services mode, as the Procfile runs them) on ``store_env``; yields the base URL
+    once the sign-in page answers, and stops both (their process groups) on exit."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **store_env, "DUBAN_MODE": "services", "DUBAN_SECRET_KEY": uuid4().hex,
+           "DUBAN_DOCUMENTS_DIR": f"/tmp/duban-bench-web-{port}", "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
+    processes = [
+        subprocess.Popen([str(BIN / "python"), "-m", "projections.runner"], cwd=REPO_ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
+        subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                          "--worker-class", "gthread", "--threads", str(threads), "--log-level", "warning",
+                          "app:create_app()"], cwd=REPO_ROOT, env=env, start_new_session=True),
+    ]  # fmt: skip
+    try:
+        wait_until_up(base)
+        yield base
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+
+
+def api_filing_user(base: str, key: str, villages: list[str], tally: Tally) -> Callable[[int], Callable[[], None]]:
+    """A user who files findings through ``POST /api/v1/findings`` with ``key``, one village after another."""
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def make(number: int) -> Callable[[], None]:
+        session = requests.Session()
+        counter = iter(range(10**9))
+
+        def once() -> None:
+            n = next(counter)
+            body = {
+                "unit_id": villages[(number * 11 + n) % len(villages)], "category": "missing", "source": "inspection",
+                "severity": "general", "check_item": "帮扶手册收入测算", "description": f"接口压测 {number}-{n}",
+            }  # fmt: skip
+            started = time.perf_counter()
+            try:
+                answer = session.post(f"{base}/api/v1/findings", json=body, headers=headers, timeout=60)
+                tally.record(started, answer.status_code, answer.text)
+            except requests.RequestException as error:
+                tally.record(started, None, repr(error))
+
+        return once
+
+    return make
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=20)
@@ -167,26 +220,9 @@ def main() -> None:
         villages = [str(u.id) for u in _units(duban, summary.county_id) if u.kind == "village" and not u.retired]
         duban.close()
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, **store_env, "DUBAN_MODE": "services", "DUBAN_SECRET_KEY": uuid4().hex,
-               "DUBAN_DOCUMENTS_DIR": f"/tmp/duban-bench-web-{port}", "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
-        processes = [
-            subprocess.Popen([str(BIN / "python"), "-m", "projections.runner"], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
-            subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-                              "--worker-class", "gthread", "--threads", str(args.threads), "--log-level", "warning",
-                              "app:create_app()"], cwd=REPO_ROOT, env=env, start_new_session=True),
-        ]  # fmt: skip
-        try:
-            wait_until_up(base)
+        with serving(store_env, args.workers, args.threads) as base:
             log(f"gunicorn up at {base} ({args.workers} workers × {args.threads} threads); signing in {args.users} users …")
             tallies = scenarios(base, args, command_login, inspector_login, DEMO_PASSWORD, key, villages)
-        finally:
-            for process in processes:
-                os.killpg(process.pid, signal.SIGTERM)
-            for process in processes:
-                process.wait(30)
 
     print(f"# bench/web.py: {args.users} concurrent users, {args.seconds:g} s a scenario, "
           f"gunicorn {args.workers} workers × {args.threads} threads, PostgreSQL store, demo county "
@@ -277,25 +313,6 @@ def scenarios(base: str, args: Any, command_login: str, inspector_login: str, pa
     api_reading = Tally("ledger GET /api/v1/findings", 200)
     headers = {"Authorization": f"Bearer {key}"}
 
-    def api_filing_user(number: int) -> Callable[[], None]:
-        session = requests.Session()
-        counter = iter(range(10**9))
-
-        def once() -> None:
-            n = next(counter)
-            body = {
-                "unit_id": villages[(number * 11 + n) % len(villages)], "category": "missing", "source": "inspection",
-                "severity": "general", "check_item": "帮扶手册收入测算", "description": f"接口压测 {number}-{n}",
-            }  # fmt: skip
-            started = time.perf_counter()
-            try:
-                answer = session.post(f"{base}/api/v1/findings", json=body, headers=headers, timeout=60)
-                api_filing.record(started, answer.status_code, answer.text)
-            except requests.RequestException as error:
-                api_filing.record(started, None, repr(error))
-
-        return once
-
     def api_reading_user(number: int) -> Callable[[], None]:
         session = requests.Session()
 
@@ -310,7 +327,8 @@ def scenarios(base: str, args: Any, command_login: str, inspector_login: str, pa
         return once
 
     log("scenario: filing through the API …")
-    results.append((api_filing, run_scenario(api_filing, args.users, args.seconds, api_filing_user)))
+    results.append((api_filing, run_scenario(api_filing, args.users, args.seconds,
+                                              api_filing_user(base, key, villages, api_filing))))
     log("scenario: reading the ledger through the API …")
     results.append((api_reading, run_scenario(api_reading, args.users, args.seconds, api_reading_user)))
     return results
