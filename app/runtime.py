@@ -15,7 +15,7 @@ import atexit
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +34,14 @@ from projections.documents import DocumentQuery
 from projections.scores_query import ScoreQuery
 from projections.verifications import VerificationQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
+
+
+#: What the page a filing lands on reads: the finding's page shows its ledger row, its notice's
+#: document and its cases, and a notice issued at once is in the unit's inbox. A filing waits
+#: for these views only, not for the audit chain, the history, the scores or the circulars,
+#: which no page reached from it needs at once (in the embedded mode every page catches up
+#: all views before it is read anyway).
+FILING_VIEWS = ("ledger", "inbox", "documents", "cases")
 
 
 class FollowedView:
@@ -152,14 +160,14 @@ class Runtime:
         projection = policy_projection(self.jobs, self.duban, self.store_env)
         self.policy_runner = PolicyRunner(self.duban, projection, self.clock).start()
 
-    def wait_for(self, position: int | None) -> bool:
-        """Block until every view has processed ``position`` (bounded in all)."""
+    def wait_for(self, position: int | None, views: Iterable[str] | None = None) -> bool:
+        """Block until every view (or those named) has processed ``position`` (bounded in all)."""
         if position is None:
             return True
         self.ensure_started()
         deadline = time.monotonic() + self.wait_seconds
         reached = True
-        for view in self.views.values():
+        for view in self.views.values() if views is None else (self.views[name] for name in views):
             remaining = max(0.0, deadline - time.monotonic())
             reached = view.follower.wait_for(position, timeout=remaining) and reached
         return reached

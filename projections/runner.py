@@ -2,7 +2,9 @@
 
 SQLite has no subscriptions, so one follower loop serves both backends: it
 polls ``select_notifications`` from the view's tracked position, and in the
-web process it is also woken at once by the application after each save.
+web process it is also woken at once by the application after each save. On
+PostgreSQL the projector process is also woken by the store's NOTIFY on every
+write (``projections/wakeup.py``); the poll is then only the fallback.
 
 Run as a process (the Procfile's ``projector``)::
 
@@ -34,6 +36,7 @@ from projections.ledger import LedgerPostgresView, LedgerProjection, LedgerSQLit
 from projections.scores import ScorePostgresView, ScoreProjection, ScoreSQLiteView
 from projections.storage import open_application, open_view
 from projections.verifications import VerificationPostgresView, VerificationProjection, VerificationSQLiteView
+from projections.wakeup import listen_for_writes
 
 log = logging.getLogger("duban.projector")
 
@@ -221,9 +224,12 @@ def main(argv: list[str] | None = None) -> None:
         log.info(
             "projector for %s: %s at position %s", app.name, follower.projection.name, follower.position
         )
+    wakeup = listen_for_writes(app, followers)  # PostgreSQL: woken by NOTIFY, polling as the fallback
     while not stopping.wait(5.0):
         for follower in followers:
             log.debug("%s at %s", follower.projection.name, follower.position)
+    if wakeup is not None:
+        wakeup.stop()
     for follower in followers:
         follower.stop()
     app.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -64,6 +65,6 @@ def uuid_or(value: Any, missing: type[DomainError] | DomainError) -> UUID:
         raise (missing if isinstance(missing, DomainError) else missing()) from error
 
 
-def settle(position: int | None) -> bool:
-    """Wait (bounded) until the read models show a command's effect."""
-    return bool(runtime().wait_for(position))
+def settle(position: int | None, views: Iterable[str] | None = None) -> bool:
+    """Wait (bounded) until the read models (all, or those named) show a command's effect."""
+    return bool(runtime().wait_for(position, views))

@@ -4,7 +4,7 @@ filing one, and every step of its life as ``POST /findings/<id>/<action>``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,6 +21,7 @@ from app.api.pagination import PARAMS as PAGE_PARAMS
 from app.api.pagination import cursor_arg, encode, limit_arg
 from app.api.registry import BadQuery, Param
 from app.identity import runtime
+from app.runtime import FILING_VIEWS
 from app.web.as_of import as_of_from
 from app.web.findings import ACTIONS as PAGE_ACTIONS
 from app.web.findings import visible_row
@@ -72,8 +73,10 @@ def event_out(event: Any) -> dict[str, Any]:
     }
 
 
-def finding_now(finding_id: UUID, who: Actor, position: int | None = None) -> dict[str, Any]:
-    settle(position)
+def finding_now(
+    finding_id: UUID, who: Actor, position: int | None = None, views: Iterable[str] | None = None
+) -> dict[str, Any]:
+    settle(position, views)
     return finding_out(visible(finding_id, who))
 
 
@@ -240,7 +243,7 @@ def file() -> Any:
     finding_id, result, again = idempotency.create_once(new_id, duban.finding, _same_filing(payload), create)
     if again:
         return replayed(finding_now(finding_id, who))
-    return respond(finding_now(finding_id, who, result.position), 201)
+    return respond(finding_now(finding_id, who, result.position, FILING_VIEWS), 201)
 
 
 # The steps of a finding's life

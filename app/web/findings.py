@@ -24,6 +24,7 @@ from app.evidence import uploads as evidence_uploads
 from app.evidence import web as evidence_web
 from app.identity import current_actor, runtime
 from app.labels import actor_name, event_details, event_label, local_time
+from app.runtime import FILING_VIEWS
 from app.web.scope import parse_id, require_visible
 from domain.errors import ConcurrentChange, DomainError, InvalidInput, MissingField, NotPermitted
 from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, ROLES, SYSTEM, UNIT, Actor
@@ -464,6 +465,6 @@ def new() -> Any:
         else:
             position = notice.position
             message += f"，并已下发整改通知，整改期限：{_deadline_of(notice)}"
-    rt.wait_for(position)
+    rt.wait_for(position, FILING_VIEWS)
     flash(message, "success")
     return redirect(url_for("findings.show", finding_id=str(filed.id)), 303)
