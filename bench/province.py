@@ -689,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     raw_argv = sys.argv[1:] if argv is None else argv
     args = parse_args(raw_argv)
     clear_environment(STORE_CHOOSING, "--store chooses the store")
+    # Stopped (timeout, kill), leave by the finally clauses, which stop gunicorn and the projector.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     env = args.store_env
     backend = "postgres" if persistence_module(env) == POSTGRES else "sqlite"
     began = time.perf_counter()
