@@ -610,7 +610,7 @@ def document(f: Figures, province_command: str) -> str:
         raw = f.reads.get("SQL cursor", float("nan"))
         out += ["", f"All views: {total:.1f} s for {s.get('events', 0):,} events, "
                 f"{s.get('events', 0) / total if total else 0:,.0f} log events/s for the whole set, "
-                f"{s.get("events", 0) / total / raw if total else 0:.1%} of the raw read rate; peak RSS "
+                f"{s.get('events', 0) / total / raw if total else 0:.1%} of the raw read rate; peak RSS "
                 f"{s.get('peak_rss', 0):.0f} MB."]  # fmt: skip
     if f.pages:
         out += ["", "## 2. Pages", "",
