@@ -218,9 +218,4 @@ class AuditChainQuery:
     def all_rows(self) -> list[dict[str, Any]]:
         """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""
         keys = {"audit_events": "position", "audit_checkpoints": "position", "audit_head": "id"}
-        dump: list[dict[str, Any]] = []
-        with self.view.reading() as rows:
-            for table, order in keys.items():
-                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
-                    dump.append({"table": table, **dict(row)})
-        return dump
+        return self.view.dump_tables(keys)

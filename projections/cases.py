@@ -178,9 +178,4 @@ class CaseQuery:
     def all_rows(self) -> list[dict[str, Any]]:
         """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""
         keys = {"cases": "case_id", "case_findings": "case_id, number", "case_sanctions": "case_id, number"}
-        dump: list[dict[str, Any]] = []
-        with self.view.reading() as rows:
-            for table, order in keys.items():
-                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
-                    dump.append({"table": table, **dict(row)})
-        return dump
+        return self.view.dump_tables(keys)

@@ -251,9 +251,4 @@ class HistoryQuery:
             "history_rows": "subject_kind, subject_id, position",
             "history_links": "originator_id, subject_kind, subject_id",
         }
-        dump: list[dict[str, Any]] = []
-        with self.view.reading() as rows:
-            for table, order in keys.items():
-                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
-                    dump.append({"table": table, **dict(row)})
-        return dump
+        return self.view.dump_tables(keys)

@@ -96,18 +96,13 @@ class InboxQuery:
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""
-        dump: list[dict[str, Any]] = []
         keys = {
             "inbox_messages": "message_id",
             "inbox_recipients": "recipient_kind, recipient_id, message_id",
             "inbox_reads": "message_id, user_id",
             "inbox_deliveries": "message_id, channel, recipient, attempt",
         }
-        with self.view.reading() as rows:
-            for table, order in keys.items():
-                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
-                    dump.append({"table": table, **dict(row)})
-        return dump
+        return self.view.dump_tables(keys)
 
 
 def _with_read(row: Any) -> dict[str, Any]:

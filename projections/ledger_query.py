@@ -121,7 +121,6 @@ class LedgerQuery:
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every stored row of every table, in a fixed order: what a rebuild must reproduce."""
-        dump: list[dict[str, Any]] = []
         keys = {
             "ledger_units": "unit_id",
             "ledger_users": "user_id",
@@ -132,11 +131,7 @@ class LedgerQuery:
             "ledger_findings_days": "finding_id, day",
             "ledger_days": "day",
         }
-        with self.view.reading() as rows:
-            for table, order in keys.items():
-                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
-                    dump.append({"table": table, **dict(row)})
-        return dump
+        return self.view.dump_tables(keys)
 
     def finding(self, finding_id: str, today: date) -> dict[str, Any] | None:
         with self.view.reading() as rows:

@@ -437,9 +437,4 @@ class ScoreQuery:
             "score_deadlines": "finding_id, deadline_number",
             "score_days": "day",
         }
-        dump: list[dict[str, Any]] = []
-        with self.view.reading() as rows:
-            for table, order in keys.items():
-                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
-                    dump.append({"table": table, **dict(row)})
-        return dump
+        return self.view.dump_tables(keys)

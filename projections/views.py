@@ -124,6 +124,16 @@ class SqlView:
             cursor.execute(f"INSERT INTO {versions} (view, version) VALUES ({p}, {p})", (view_name, self.schema_version))
         return outdated
 
+    def dump_tables(self, order_by: dict[str, str]) -> list[dict[str, Any]]:
+        """Every row of the named tables, each ordered by its key and tagged with its
+        table: what a rebuild must reproduce (the rebuild tests compare these)."""
+        dump: list[dict[str, Any]] = []
+        with self.reading() as rows:
+            for table, order in order_by.items():
+                for row in rows.all(f"SELECT * FROM {{{table}}} ORDER BY {order}"):
+                    dump.append({"table": table, **dict(row)})
+        return dump
+
     def drop_view(self, application_name: str) -> None:
         """Forget every row and the tracking position, keeping the tables."""
         with self.writing() as rows:
