@@ -146,19 +146,24 @@ def test_policies_and_worker_processes_issue_and_deliver_a_notice(store):
             description="台账缺项", actor=app.actor(inspector, INSPECTOR),
         ).id  # fmt: skip
         notice = message_id("notice", finding, 1)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
+        # The printed notice (anchored on the audit chain the projector keeps)
+        # is the last thing the pipeline does; stopping before it would cut a
+        # render job off from the chain it waits for.
         while True:
             try:
-                if app.message(notice).was_delivered("inbox", f"unit:{town}"):
-                    break
+                delivered = app.message(notice).was_delivered("inbox", f"unit:{town}")
             except Exception:  # noqa: BLE001 - not sent yet
-                pass
+                delivered = False
+            if delivered and app.finding(finding).notice_documents.get(1):
+                break
             if time.monotonic() > deadline:
-                pytest.fail("no notice:\n" + "\n".join(stop(p) for p in processes))
+                pytest.fail("no notice:\n" + "\n".join(stop(p) for p in reversed(processes)))
             time.sleep(0.2)
         assert app.finding(finding).status == "open"
     finally:
-        outputs = [stop(p) for p in processes]
+        # consumers first: a worker finishing its job may still need the projector
+        outputs = [stop(p) for p in reversed(processes)]
         connection.flushdb()
         connection.close()
     for output in outputs:
