@@ -6,7 +6,8 @@ process exit (atexit), never per request. In the embedded mode the follower runs
 as a thread of this process, started on the first request (so short CLI commands
 run no thread) and woken by every save this process makes; in the services mode
 a separate ``projector`` process follows the store and this process only waits
-for the view to reach a position.
+for the view to reach a position: on PostgreSQL through one ``PositionWatcher``
+(``app/positions.py``) for all its requests.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from projections.documents import DocumentQuery
 from projections.scores_query import ScoreQuery
 from projections.verifications import VerificationQuery
 from projections.storage import POSTGRES, event_store_env, open_application, persistence_module, view_env
+from app.positions import PositionWatcher
 
 
 #: What the page a filing lands on reads: the finding's page shows its ledger row, its notice's
@@ -95,6 +97,10 @@ class Runtime:
         self.policy_runner: Any = None
         self.jobs: Any = None
         self._closed = False
+        #: Services mode on PostgreSQL: one connection tells every waiting request how far the views are.
+        self.watcher: PositionWatcher | None = None
+        if not embedded and self.backend == POSTGRES:
+            self.watcher = PositionWatcher(self.duban.name, {n: v.projection.view for n, v in self.views.items()})
         self.duban.on_recorded(self._wake)
         atexit.register(self.close)
 
@@ -160,12 +166,16 @@ class Runtime:
         projection = policy_projection(self.jobs, self.duban, self.store_env)
         self.policy_runner = PolicyRunner(self.duban, projection, self.clock).start()
 
-    def wait_for(self, position: int | None, views: Iterable[str] | None = None) -> bool:
-        """Block until every view (or those named) has processed ``position`` (bounded in all)."""
+    def wait_for(self, position: int | None, views: Iterable[str] | None = None, timeout: float | None = None) -> bool:
+        """Block until every view (or those named) has processed ``position``; False
+        after ``timeout`` (default ``wait_seconds``) in all."""
         if position is None:
             return True
         self.ensure_started()
-        deadline = time.monotonic() + self.wait_seconds
+        timeout = self.wait_seconds if timeout is None else timeout
+        if self.watcher is not None:
+            return self.watcher.wait(position, list(self.views) if views is None else list(views), timeout)
+        deadline = time.monotonic() + timeout
         reached = True
         for view in self.views.values() if views is None else (self.views[name] for name in views):
             remaining = max(0.0, deadline - time.monotonic())
@@ -224,6 +234,8 @@ class Runtime:
             if self._closed:
                 return
             self._closed = True
+            if self.watcher is not None:
+                self.watcher.stop()
             for view in self.views.values():
                 view.stop()
             projections = [view.projection for view in self.views.values()]

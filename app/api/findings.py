@@ -17,18 +17,18 @@ from app.api import api, idempotency
 from app.api import schemas as s
 from app.api.evidence import resolved
 from app.api.common import actor, plain, replayed, respond, settle, uuid_or
+from app.api.consistency import ANNOUNCED_BY, position_header
 from app.api.pagination import PARAMS as PAGE_PARAMS
 from app.api.pagination import cursor_arg, encode, limit_arg
 from app.api.registry import BadQuery, Param
 from app.identity import runtime
-from app.runtime import FILING_VIEWS
 from app.web.as_of import as_of_from
 from app.web.findings import ACTIONS as PAGE_ACTIONS
 from app.web.findings import visible_row
-from app.web.scope import scope_for
+from app.web.scope import Scope, scope_for
 from domain.errors import NotYourUnit, UnknownUnit, WrongCounty
 from domain.events import CATEGORIES, COMMAND, INSPECTOR, Actor
-from domain.finding import STATUSES, Finding
+from domain.finding import STATUSES, Finding, mask_household_number
 from domain.service import Duban, Recorded, UnknownFinding
 from projections.ledger_query import LedgerFilter
 
@@ -80,6 +80,37 @@ def finding_now(
     return finding_out(visible(finding_id, who))
 
 
+def filed_out(finding: Finding, duban: Duban) -> dict[str, Any]:
+    """A finding just filed, as its ledger row will read (``GET /findings/{id}``
+    without the history), made from the aggregate itself: the answer needs no
+    view, so the filing need not wait for the projector. The ledger projection
+    (``projections/ledger.py``, ``Finding.Filed``) is the model; a test holds the
+    two equal."""
+    path = [duban.unit(unit_id) for unit_id in finding.unit_path]
+    unit = path[0]
+    zone = next((u for u in path if u.kind == "zone"), None)
+    town = next((u for u in path if u.kind == "town"), None)
+    filed_at = finding.created_on.isoformat()
+    cadres = [{"user_id": str(c), "name": duban.user(c).name} for c in dict.fromkeys(finding.cadre_ids)]
+    return finding_out(
+        {
+            "finding_id": str(finding.id), "county_id": str(finding.county_id),
+            "inspection_id": str(finding.inspection_id) if finding.inspection_id else None,
+            "unit_id": str(finding.unit_id), "zone_id": str(zone.id) if zone else None,
+            "town_id": str(town.id) if town else None, "category": finding.category, "severity": finding.severity,
+            "source": finding.source, "check_item": finding.check_item, "description": finding.description,
+            "household_masked": mask_household_number(finding.household_no),
+            "cadre_ids": [str(c) for c in finding.cadre_ids], "is_repeat": finding.repeat_of is not None,
+            "filed_on": finding.filed_on, "filed_at": filed_at, "status": finding.status, "deadline": None,
+            "deadline_basis": None, "missed_count": 0, "rejections": 0, "points": "0", "pending_extension": None,
+            "escalated": False, "closed_on": None, "updated_at": filed_at, "version": finding.version,
+            "unit_name": unit.name, "unit_kind": unit.kind, "zone_name": zone.name if zone else None,
+            "town_name": town.name if town else None, "days_overdue": 0, "is_overdue": False, "deductions": [],
+            "cadres": sorted(cadres, key=lambda c: c["name"]),
+        }
+    )  # fmt: skip
+
+
 LEDGER_PARAMS = (
     Param("status", {"enum": sorted(STATUSES)}, "状态"),
     Param("category", {"enum": sorted(CATEGORIES)}, "问题类型"),
@@ -120,8 +151,10 @@ def _bool_arg(name: str) -> bool:
     raise BadQuery(f"查询参数 {name} 应为 true 或 false")
 
 
-def ledger_filter(who: Actor, today: date) -> LedgerFilter:
-    scope = scope_for(who, runtime().query)
+def ledger_filter(who: Actor | None, today: date, scope: Scope | None = None) -> LedgerFilter:
+    """The ledger query's filter from the address, within the caller's scope
+    (or a given one: the regional office reading one member county)."""
+    scope = scope or scope_for(who, runtime().query)  # type: ignore[arg-type]
     return LedgerFilter(
         county_id=scope.county_id,
         zone_id=_uuid_arg("zone_id"),
@@ -241,9 +274,17 @@ def file() -> Any:
         )
 
     finding_id, result, again = idempotency.create_once(new_id, duban.finding, _same_filing(payload), create)
+    # Answered from the aggregate, not the views: a read that must see it sends Duban-Position back.
+    finding = duban.finding(finding_id)
     if again:
-        return replayed(finding_now(finding_id, who))
-    return respond(finding_now(finding_id, who, result.position, FILING_VIEWS), 201)
+        # The first request's position is not kept; the log's head now is at or after it.
+        answer = replayed(filed_out(finding, duban))
+        answer.headers.update(position_header(duban.position()))
+        return answer
+    return respond(filed_out(finding, duban), 201, position_header(result.position))
+
+
+ANNOUNCED_BY.add("findings_file")
 
 
 # The steps of a finding's life
@@ -321,7 +362,7 @@ def _step_view(step: Step) -> Callable[..., Any]:
         data = finding_now(fid, who, result.position)
         if step.slug in ("issue-notice", "reject") and result.value is not None:
             data["new_deadline"] = result.value.due.isoformat()
-        return respond(data)
+        return respond(data, headers=position_header(result.position))
 
     view.__name__ = "step_" + step.slug.replace("-", "_")
     view.__qualname__ = view.__name__
@@ -329,6 +370,7 @@ def _step_view(step: Step) -> Callable[..., Any]:
 
 
 for _step in STEPS:
+    ANNOUNCED_BY.add("findings_step_" + _step.slug.replace("-", "_"))
     _roles = PAGE_ACTIONS[_step.page_action].roles
     api.post(
         f"/findings/<finding_id>/{_step.slug}", summary=_step.summary, tag=TAG, request=_step.schema,

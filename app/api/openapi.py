@@ -8,6 +8,7 @@ from app.access import public
 from app.api import api
 from app.api import schemas as s
 from app.api.common import respond
+from app.api.consistency import ANNOUNCED_BY, HEADER as POSITION, PARAMETER as POSITION_PARAMETER, RESPONSE_HEADER
 from app.api.idempotency import HEADER
 from domain.events import ROLES
 
@@ -21,12 +22,15 @@ ERRORS = {
     413: "请求体过大",
     415: "请求体不是 JSON",
     422: "内容不符合要求，或业务规则不允许",
+    503: "数据视图尚未更新到请求头 Duban-Position 所给的位置，请按 Retry-After 稍后重试",
 }
 
 
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for op in api.operations:
+        # Reads that need a key take Duban-Position (read-your-writes; app/api/consistency.py).
+        waits = op.method == "GET" and op.roles is not None
         responses: dict[str, Any] = {
             str(op.status): {
                 "description": "成功",
@@ -43,6 +47,8 @@ def document() -> dict[str, Any]:
                 continue
             if status in (413, 415) and op.request is None:
                 continue
+            if status == 503 and not waits:
+                continue
             responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
         operation: dict[str, Any] = {
             "operationId": op.endpoint,
@@ -52,9 +58,13 @@ def document() -> dict[str, Any]:
                 {"name": p.name, "in": p.where, "required": p.required or p.where == "path", "description": p.description,
                  "schema": p.schema}
                 for p in op.params
-            ],  # fmt: skip
+            ] + ([POSITION_PARAMETER] if waits else []),  # fmt: skip
             "responses": responses,
         }
+        if op.endpoint in ANNOUNCED_BY:
+            for status in (str(op.status), "200"):
+                if status in responses:
+                    responses[status]["headers"] = {POSITION: RESPONSE_HEADER}
         if op.roles is None:
             operation["security"] = []
         else:

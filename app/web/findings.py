@@ -2,9 +2,11 @@
 the form that files a new one.
 
 Every command goes through one method of the Duban service; the domain decides
-and refuses with a DomainError (nothing recorded). After a save the request
-waits for the ledger view to reach the new position, so the page it redirects to
-already shows the effect.
+and refuses with a DomainError (nothing recorded). After a step the request
+waits for the views to reach the new position, so the page it redirects to
+already shows the effect. A new finding's form does not wait: it leaves the
+position in the session and redirects to the finding's page, which waits
+(bounded) for the views it reads.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from app.access import RoleNotAllowed, allow, signed_in
@@ -32,6 +34,8 @@ from domain.finding import ACKNOWLEDGED, CLOSED, FILED, OPEN, SUBMITTED, WITHDRA
 from domain.service import Duban, NotACadre, Recorded, UnknownFinding
 
 bp = Blueprint("findings", __name__)
+#: The session key of the log position a filing wrote, for the finding's page to wait for.
+FILED_POSITION = "filed_position"
 
 RECTIFYING = (OPEN, ACKNOWLEDGED)
 ENDED = (CLOSED, WITHDRAWN)
@@ -293,7 +297,13 @@ def render_finding(
 @bp.get("/findings/<finding_id>")
 @signed_in
 def show(finding_id: str) -> Any:
-    return render_finding(parse_id(finding_id))
+    fid = parse_id(finding_id)
+    # A filing redirects here having left the log position it wrote in the session:
+    # wait (bounded) until the views this page reads have it, so it shows the new finding.
+    position = session.pop(FILED_POSITION, None)
+    if isinstance(position, int) and not runtime().wait_for(position, FILING_VIEWS):
+        flash("问题台账正在更新，如未显示最新状态请稍后刷新", "info")
+    return render_finding(fid)
 
 
 @bp.post("/findings/<finding_id>/<action>")
@@ -451,6 +461,7 @@ def new() -> Any:
         if existing.county_id != actor.county_id:
             return _render_new(actor, values, error, error.status)
         flash("该问题已经登记过（表单被重复提交），未再次登记", "info")
+        session[FILED_POSITION] = rt.duban.position()  # at or after the first submission's
         return redirect(url_for("findings.show", finding_id=str(finding_id)), 303)
     except DomainError as error:
         return _render_new(actor, values, error, error.status)
@@ -465,6 +476,7 @@ def new() -> Any:
         else:
             position = notice.position
             message += f"，并已下发整改通知，整改期限：{_deadline_of(notice)}"
-    rt.wait_for(position, FILING_VIEWS)
     flash(message, "success")
+    # The filing does not wait for the views: the finding's page does, for the position left here.
+    session[FILED_POSITION] = position
     return redirect(url_for("findings.show", finding_id=str(filed.id)), 303)
