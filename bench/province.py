@@ -631,8 +631,11 @@ def document(f: Figures, province_command: str) -> str:
         out += ["", "## 4. Filing through gunicorn", "",
                 f"{g['users']} users, each a thread filing through `POST /api/v1/findings` as one inspector for "
                 f"{g['seconds']:g} s, against gunicorn {g['workers']} workers × {g['threads']} threads and the "
-                "projector process (`bench/web.py`'s `serving`); each filing answers once the views the finding's "
-                "page reads have it. The client threads share the machine.", "",
+                "projector process (`bench/web.py`'s `serving`); each filing answers from the finding it saved, "
+                "without waiting for the views (a read that must see it sends back its `Duban-Position`). No think "
+                "time: each thread files again as soon as it has its answer (a closed loop, so the latency is about "
+                "users ÷ throughput; `bench/web.py --think` measures users who pause). The client threads share the "
+                "machine.", "",
                 "| | requests | per second | median | p95 | errors |", "|---|---:|---:|---:|---:|---:|",
                 f"| filing `POST /api/v1/findings` | {g['requests']:,} | {g['rate']:.1f} | {g['median']:.0f} ms | "
                 f"{g['p95']:.0f} ms | {g['errors']} |",
