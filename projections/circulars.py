@@ -5,6 +5,7 @@ like every view; it can be dropped and rebuilt from the events alone."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -14,7 +15,7 @@ from domain.circular import Circular
 from domain.events import local_date
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
-from projections.views import BatchProjection, Rows, SqlView
+from projections.views import BatchProjection, BufferedTable, Rows, SqlView
 
 
 class CircularSchema(SqlView):
@@ -38,58 +39,80 @@ class CircularPostgresView(CircularSchema, PostgresView):
     pass
 
 
+CIRCULAR_COLUMNS = (
+    "circular_id", "county_id", "kind", "title", "prefix", "period", "body", "unit_ids", "finding_ids", "status",
+    "document_number", "issued_on", "deducted_units", "revoked_reason", "drafted_at", "drafted_by", "updated_at",
+)  # fmt: skip
+
+
 class CircularProjection(BatchProjection):
+    """One row per circular, changed in memory and written once per batch (``BufferedTable``)."""
+
     name = "circulars"
     topics = tuple(
         get_topic(cls) for cls in (Circular.Drafted, Circular.Edited, Circular.Issued, Circular.PointsDeducted, Circular.Revoked)
     )
 
+    def __init__(self, view: SqlView):
+        super().__init__(view)
+        self._circulars = BufferedTable("circulars", ("circular_id",), CIRCULAR_COLUMNS)
+
+    def start_batch(self, rows: Rows) -> None:
+        super().start_batch(rows)
+        self._circulars.reset()
+
+    def prefetch(self, events: Sequence[Any], rows: Rows) -> None:
+        self._circulars.load(rows, [str(e.originator_id) for e in events if not isinstance(e, Circular.Drafted)])
+
+    def before_commit(self, rows: Rows) -> None:
+        self._circulars.flush(rows)
+        super().before_commit(rows)
+
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:
-        """Other events change nothing here."""
+        """Other events change nothing."""
+
+    def _change(self, e: Any, **changes: Any) -> dict[str, Any] | None:
+        """Change a circular's row (an UPDATE matching no row changes nothing)."""
+        row = self._circulars.get(str(e.originator_id))
+        if row is not None:
+            row.update(changes)
+            self._circulars.changed(row["circular_id"])
+        return row
 
     @apply.register
     def _(self, e: Circular.Drafted, rows: Rows) -> None:
-        rows.execute(
-            "INSERT INTO {circulars} (circular_id, county_id, kind, title, prefix, period, body, unit_ids,"
-            " finding_ids, status, drafted_at, drafted_by, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?)",
-            (
-                str(e.originator_id), str(e.county_id), e.kind, e.title, e.prefix, e.period, e.body,
-                _ids(e.unit_ids), _ids(e.finding_ids), e.timestamp.isoformat(), str(e.actor_id),
-                e.timestamp.isoformat(),
-            ),
-        )  # fmt: skip
+        self._circulars.add({
+            "circular_id": str(e.originator_id), "county_id": str(e.county_id), "kind": e.kind, "title": e.title,
+            "prefix": e.prefix, "period": e.period, "body": e.body, "unit_ids": _ids(e.unit_ids),
+            "finding_ids": _ids(e.finding_ids), "status": "draft", "document_number": None, "issued_on": None,
+            "deducted_units": 0, "revoked_reason": None, "drafted_at": e.timestamp.isoformat(),
+            "drafted_by": str(e.actor_id), "updated_at": e.timestamp.isoformat(),
+        })  # fmt: skip
 
     @apply.register
     def _(self, e: Circular.Edited, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {circulars} SET title = ?, body = ?, unit_ids = ?, finding_ids = ?, updated_at = ?"
-            " WHERE circular_id = ?",
-            (e.title, e.body, _ids(e.unit_ids), _ids(e.finding_ids), e.timestamp.isoformat(), str(e.originator_id)),
-        )
+        self._change(
+            e, title=e.title, body=e.body, unit_ids=_ids(e.unit_ids), finding_ids=_ids(e.finding_ids),
+            updated_at=e.timestamp.isoformat(),
+        )  # fmt: skip
 
     @apply.register
     def _(self, e: Circular.Issued, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {circulars} SET status = 'issued', document_number = ?, issued_on = ?, updated_at = ?"
-            " WHERE circular_id = ?",
-            (e.document_number, e.issued_on, e.timestamp.isoformat(), str(e.originator_id)),
-        )
+        self._change(
+            e, status="issued", document_number=e.document_number, issued_on=e.issued_on,
+            updated_at=e.timestamp.isoformat(),
+        )  # fmt: skip
 
     @apply.register
     def _(self, e: Circular.PointsDeducted, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {circulars} SET deducted_units = deducted_units + 1 WHERE circular_id = ?",
-            (str(e.originator_id),),
-        )
+        row = self._change(e)
+        if row is not None:
+            row["deducted_units"] += 1
 
     @apply.register
     def _(self, e: Circular.Revoked, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {circulars} SET status = 'revoked', revoked_reason = ?, updated_at = ? WHERE circular_id = ?",
-            (e.reason, local_date(e.timestamp).isoformat(), str(e.originator_id)),
-        )
+        self._change(e, status="revoked", revoked_reason=e.reason, updated_at=local_date(e.timestamp).isoformat())
 
 
 def _ids(ids: Any) -> str:

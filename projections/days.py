@@ -23,7 +23,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from domain.events import local_date
-from projections.views import BatchProjection, Rows
+from projections.views import BatchProjection, BufferedTable, Rows
 
 
 def days_table_schema(table: str) -> str:
@@ -95,43 +95,65 @@ class HistoryTable:
 
 
 class DayHistory:
-    """Writes a HistoryTable's end-of-day copies while a batch is applied.
+    """Writes a HistoryTable's end-of-day copies while a batch is applied, from
+    the live table's rows as the batch holds them (a ``BufferedTable``).
 
-    Call ``touching(rows, key, day)`` before (or right after inserting) a change
-    to a live row, and ``flush(rows)`` before the batch commits. A row changed
-    many times in a day is copied once, when its day is over within the batch
-    or at the batch's end, not once per event."""
+    Call ``touching(key, day)`` before (or right after adding) a change to a
+    live row, and ``flush(rows)`` before the batch commits. A row changed many
+    times in a day is copied once, when its day is over within the batch or at
+    the batch's end, not once per event; the copies are written together."""
 
-    def __init__(self, table: HistoryTable):
+    def __init__(self, table: HistoryTable, live: BufferedTable):
         self.table = table
+        self.live = live
         self._pending: dict[str, str] = {}
+        self._copies: list[tuple[str, str, dict[str, Any]]] = []
+        columns = ", ".join(table.columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in (*table.columns, "until_day") if c != table.key)
+        self._close = (
+            f"UPDATE {{{table.history}}} SET until_day = ? WHERE {table.key} = ? AND until_day IS NULL AND day < ?"
+        )
+        self._upsert = (
+            f"INSERT INTO {{{table.history}}} ({columns}, day, until_day)"
+            f" VALUES ({', '.join('?' for _ in range(len(table.columns) + 2))})"
+            f" ON CONFLICT ({table.key}, day) DO UPDATE SET {updates}"
+        )
 
     def reset(self) -> None:
         """Forget copies owed by a batch that did not commit."""
         self._pending.clear()
+        self._copies.clear()
 
-    def touching(self, rows: Rows, key: str, day: str) -> None:
+    def touching(self, key: str, day: str) -> None:
         owed = self._pending.get(key)
         if owed is not None and owed != day:
-            self._copy(rows, key, owed)
+            self._copy(key, owed)
         self._pending[key] = day
+
+    def _copy(self, key: str, day: str) -> None:
+        row = self.live.get(key)
+        if row is not None:  # a change to a row that is not there copies nothing
+            self._copies.append((key, day, {c: row[c] for c in self.table.columns}))
 
     def flush(self, rows: Rows) -> None:
         for key, day in self._pending.items():
-            self._copy(rows, key, day)
+            self._copy(key, day)
         self._pending.clear()
-
-    def _copy(self, rows: Rows, key: str, day: str) -> None:
-        t = self.table
-        columns = ", ".join(t.columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in t.columns if c != t.key)
-        rows.execute(
-            f"UPDATE {{{t.history}}} SET until_day = ? WHERE {t.key} = ? AND until_day IS NULL AND day < ?",
-            (day, key, day),
-        )
-        # The WHERE clause also settles SQLite's INSERT ... SELECT ... ON CONFLICT parsing ambiguity.
-        rows.execute(
-            f"INSERT INTO {{{t.history}}} ({columns}, day) SELECT {columns}, ? FROM {{{t.live}}}"
-            f" WHERE {t.key} = ? ON CONFLICT ({t.key}, day) DO UPDATE SET {updates}",
-            (day, key),
-        )
+        # Each copy stands until the next copy of its row; the first copy of a row in
+        # this batch closes the copy stored before it.
+        following: dict[str, str] = {}
+        closing: list[tuple[str, str, str]] = []
+        upserts: list[list[Any]] = []
+        for key, day, values in reversed(self._copies):
+            until = following.get(key)
+            following[key] = day
+            upserts.append([*values.values(), day, until])
+        # A row first stored in this batch has no earlier copy to close.
+        seen: set[str] = set(self.live.added())
+        for key, day, _ in self._copies:
+            if key not in seen:
+                seen.add(key)
+                closing.append((day, key, day))
+        rows.execute_many(self._close, closing)
+        rows.execute_many(self._upsert, upserts)
+        self._copies.clear()

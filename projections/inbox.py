@@ -8,6 +8,7 @@ Every row carries the county it belongs to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -16,7 +17,7 @@ from eventsourcing.utils import get_topic
 from domain.message import Message
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
-from projections.views import BatchProjection, Rows, SqlView
+from projections.views import BatchProjection, BufferedTable, Rows, SqlView
 
 #: How a recipient is named in ``inbox_recipients.recipient_kind``.
 UNIT_RECIPIENT = "unit"
@@ -54,11 +55,44 @@ class InboxPostgresView(InboxSchema, PostgresView):
     pass
 
 
+MESSAGE_COLUMNS = ("message_id", "county_id", "purpose", "finding_id", "title", "body", "sent_at")
+
+
 class InboxProjection(BatchProjection):
-    """Turns message events into inbox rows."""
+    """Turns message events into inbox rows, written once per batch (``BufferedTable``)."""
 
     name = "inbox"
     topics = tuple(get_topic(cls) for cls in (Message.Sent, Message.DeliveryAttempted, Message.Read))
+
+    def __init__(self, view: SqlView):
+        super().__init__(view)
+        self._messages = BufferedTable("inbox_messages", ("message_id",), MESSAGE_COLUMNS)
+        self._recipients = BufferedTable(
+            "inbox_recipients", ("recipient_kind", "recipient_id", "message_id"),
+            ("message_id", "county_id", "recipient_kind", "recipient_id"),
+        )  # fmt: skip
+        self._deliveries = BufferedTable(
+            "inbox_deliveries", ("message_id", "channel", "recipient", "attempt"),
+            ("message_id", "county_id", "channel", "recipient", "attempt", "succeeded", "detail", "at"),
+        )  # fmt: skip
+        self._reads = BufferedTable(
+            "inbox_reads", ("message_id", "user_id"), ("message_id", "user_id", "county_id", "read_at")
+        )
+        self._tables = (self._messages, self._recipients, self._deliveries, self._reads)
+
+    def start_batch(self, rows: Rows) -> None:
+        super().start_batch(rows)
+        for table in self._tables:
+            table.reset()
+
+    def prefetch(self, events: Sequence[Any], rows: Rows) -> None:
+        # Neither a delivery nor a reading names the county: it is the message's.
+        self._messages.load(rows, [str(e.originator_id) for e in events if not isinstance(e, Message.Sent)])
+
+    def before_commit(self, rows: Rows) -> None:
+        for table in self._tables:
+            table.flush(rows)
+        super().before_commit(rows)
 
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:
@@ -67,38 +101,35 @@ class InboxProjection(BatchProjection):
     @apply.register
     def _(self, e: Message.Sent, rows: Rows) -> None:
         message, county = str(e.originator_id), str(e.county_id)
-        rows.execute(
-            "INSERT INTO {inbox_messages} (message_id, county_id, purpose, finding_id, title, body, sent_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message, county, e.purpose, _str(e.finding_id), e.title, e.body, e.timestamp.isoformat()),
-        )
+        self._messages.add({
+            "message_id": message, "county_id": county, "purpose": e.purpose, "finding_id": _str(e.finding_id),
+            "title": e.title, "body": e.body, "sent_at": e.timestamp.isoformat(),
+        })  # fmt: skip
         recipients = [(UNIT_RECIPIENT, str(u)) for u in e.unit_ids] + [(USER_RECIPIENT, str(u)) for u in e.user_ids]
         for kind, recipient_id in dict.fromkeys(recipients):
-            rows.execute(
-                "INSERT INTO {inbox_recipients} (message_id, county_id, recipient_kind, recipient_id)"
-                " VALUES (?, ?, ?, ?)",
-                (message, county, kind, recipient_id),
+            self._recipients.add(
+                {"message_id": message, "county_id": county, "recipient_kind": kind, "recipient_id": recipient_id}
             )
 
-    # Neither event names the county: it is the message's.
+    # An event of a message not in the view adds nothing (as INSERT ... SELECT from it did).
     @apply.register
     def _(self, e: Message.DeliveryAttempted, rows: Rows) -> None:
-        rows.execute(
-            "INSERT INTO {inbox_deliveries} (message_id, county_id, channel, recipient, attempt, succeeded, detail, at)"
-            " SELECT message_id, county_id, ?, ?, ?, ?, ?, ? FROM {inbox_messages} WHERE message_id = ?",
-            (
-                e.channel, e.recipient, e.attempt, 1 if e.succeeded else 0, e.detail, e.timestamp.isoformat(),
-                str(e.originator_id),
-            ),
-        )  # fmt: skip
+        message = self._messages.get(str(e.originator_id))
+        if message is not None:
+            self._deliveries.add({
+                "message_id": message["message_id"], "county_id": message["county_id"], "channel": e.channel,
+                "recipient": e.recipient, "attempt": e.attempt, "succeeded": 1 if e.succeeded else 0,
+                "detail": e.detail, "at": e.timestamp.isoformat(),
+            })  # fmt: skip
 
     @apply.register
     def _(self, e: Message.Read, rows: Rows) -> None:
-        rows.execute(
-            "INSERT INTO {inbox_reads} (message_id, user_id, county_id, read_at)"
-            " SELECT message_id, ?, county_id, ? FROM {inbox_messages} WHERE message_id = ?",
-            (str(e.user_id), e.timestamp.isoformat(), str(e.originator_id)),
-        )
+        message = self._messages.get(str(e.originator_id))
+        if message is not None:
+            self._reads.add({
+                "message_id": message["message_id"], "user_id": str(e.user_id), "county_id": message["county_id"],
+                "read_at": e.timestamp.isoformat(),
+            })  # fmt: skip
 
 
 def _str(value: Any) -> str | None:

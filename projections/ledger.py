@@ -18,7 +18,7 @@ from domain.org import Unit, User
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
 from projections.days import DayHistory, DayStamped, HistoryTable, days_table_schema
-from projections.views import Rows, SqlView
+from projections.views import BufferedTable, Rows, SqlView
 
 
 #: The live tables that can also be read as they stood at the end of a past day.
@@ -88,9 +88,20 @@ class LedgerPostgresView(LedgerSchema, PostgresView):
     pass
 
 
+#: The ledger's tables as a batch holds them (see ``BufferedTable``).
+USER_COLUMNS = ("user_id", "county_id", "unit_id", "name", "login", "roles")
+DEDUCTION_COLUMNS = (
+    "county_id", "finding_id", "number", "unit_id", "points", "rule_id", "rulebook_version", "period", "reason",
+    "reversed",
+)  # fmt: skip
+
+
 class LedgerProjection(DayStamped):
     """Turns unit, user and finding events into ledger rows, keeping each unit's
-    and finding's row as it stood at the end of every day it changed."""
+    and finding's row as it stood at the end of every day it changed.
+
+    A batch's rows are read once before it is applied (``prefetch``), changed in
+    memory event by event, and written once when it commits."""
 
     name = "ledger"
     days_table = "ledger_days"
@@ -111,15 +122,50 @@ class LedgerProjection(DayStamped):
     def __init__(self, view: SqlView):
         super().__init__(view)
         self._kinds: dict[str, str] = {}
-        self._units = DayHistory(UNIT_HISTORY)
-        self._findings = DayHistory(FINDING_HISTORY)
+        self._unit_rows = BufferedTable("ledger_units", ("unit_id",), UNIT_HISTORY.columns)
+        self._user_rows = BufferedTable("ledger_users", ("user_id",), USER_COLUMNS)
+        self._finding_rows = BufferedTable("ledger_findings", ("finding_id",), FINDING_HISTORY.columns)
+        self._deduction_rows = BufferedTable("ledger_deductions", ("finding_id", "number"), DEDUCTION_COLUMNS)
+        self._cadre_rows = BufferedTable(
+            "ledger_finding_cadres", ("user_id", "finding_id"), ("county_id", "user_id", "finding_id")
+        )
+        self._tables = (self._unit_rows, self._user_rows, self._finding_rows, self._deduction_rows, self._cadre_rows)
+        self._units = DayHistory(UNIT_HISTORY, self._unit_rows)
+        self._findings = DayHistory(FINDING_HISTORY, self._finding_rows)
 
     def start_batch(self, rows: Rows) -> None:
         super().start_batch(rows)
+        for table in self._tables:
+            table.reset()
         self._units.reset()
         self._findings.reset()
 
+    def prefetch(self, events: Sequence[Any], rows: Rows) -> None:
+        units: list[str] = []
+        users: list[str] = []
+        findings: list[str] = []
+        deductions: list[str] = []
+        for e in events:
+            if isinstance(e, Finding.Event):
+                if isinstance(e, Finding.Filed):
+                    units.extend(u for u in map(str, e.unit_path) if u not in self._kinds)
+                    continue
+                findings.append(str(e.originator_id))
+                if isinstance(e, (Finding.PointsDeducted, Finding.DeductionReversed)):
+                    deductions.append(str(e.originator_id))
+            elif isinstance(e, Unit.Event):
+                if not isinstance(e, Unit.Registered):
+                    units.append(str(e.originator_id))
+            elif isinstance(e, (User.RoleGranted, User.RoleRevoked)):
+                users.append(str(e.originator_id))
+        self._unit_rows.load(rows, units)
+        self._user_rows.load(rows, users)
+        self._finding_rows.load(rows, findings)
+        self._deduction_rows.load(rows, deductions)
+
     def before_commit(self, rows: Rows) -> None:
+        for table in self._tables:
+            table.flush(rows)
         self._units.flush(rows)
         self._findings.flush(rows)
         super().before_commit(rows)
@@ -131,173 +177,176 @@ class LedgerProjection(DayStamped):
     # Organisation
     @apply.register
     def _(self, e: Unit.Registered, rows: Rows) -> None:
-        self._kinds[str(e.originator_id)] = e.kind
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute(
-            "INSERT INTO {ledger_units} (unit_id, county_id, name, kind, parent_id, code, retired)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0)",
-            (str(e.originator_id), str(e.county_id), e.name, e.kind, _str(e.parent_id), e.code),
-        )
+        unit_id = str(e.originator_id)
+        self._kinds[unit_id] = e.kind
+        self._units.touching(unit_id, self.day)
+        self._unit_rows.add({
+            "unit_id": unit_id, "county_id": str(e.county_id), "name": e.name, "kind": e.kind,
+            "parent_id": _str(e.parent_id), "code": e.code, "retired": 0,
+        })  # fmt: skip
+
+    def _change_unit(self, e: Any, column: str, value: Any) -> None:
+        unit_id = str(e.originator_id)
+        self._units.touching(unit_id, self.day)
+        row = self._unit_rows.get(unit_id)
+        if row is not None:
+            row[column] = value
+            self._unit_rows.changed(unit_id)
 
     @apply.register
     def _(self, e: Unit.Renamed, rows: Rows) -> None:
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute("UPDATE {ledger_units} SET name = ? WHERE unit_id = ?", (e.name, str(e.originator_id)))
+        self._change_unit(e, "name", e.name)
 
     @apply.register
     def _(self, e: Unit.Moved, rows: Rows) -> None:
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute(
-            "UPDATE {ledger_units} SET parent_id = ? WHERE unit_id = ?", (str(e.parent_id), str(e.originator_id))
-        )
+        self._change_unit(e, "parent_id", str(e.parent_id))
 
     @apply.register
     def _(self, e: Unit.Retired, rows: Rows) -> None:
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute("UPDATE {ledger_units} SET retired = 1 WHERE unit_id = ?", (str(e.originator_id),))
+        self._change_unit(e, "retired", 1)
 
     @apply.register
     def _(self, e: User.Registered, rows: Rows) -> None:
-        rows.execute(
-            "INSERT INTO {ledger_users} (user_id, county_id, unit_id, name, login, roles) VALUES (?, ?, ?, ?, ?, ?)",
-            (str(e.originator_id), str(e.county_id), str(e.unit_id), e.name, e.login, ",".join(sorted(e.roles))),
-        )
+        self._user_rows.add({
+            "user_id": str(e.originator_id), "county_id": str(e.county_id), "unit_id": str(e.unit_id),
+            "name": e.name, "login": e.login, "roles": ",".join(sorted(e.roles)),
+        })  # fmt: skip
 
     @apply.register
     def _(self, e: User.RoleGranted, rows: Rows) -> None:
-        self._change_roles(rows, e.originator_id, add=e.role)
+        self._change_roles(e.originator_id, add=e.role)
 
     @apply.register
     def _(self, e: User.RoleRevoked, rows: Rows) -> None:
-        self._change_roles(rows, e.originator_id, remove=e.role)
+        self._change_roles(e.originator_id, remove=e.role)
 
-    def _change_roles(self, rows: Rows, user_id: Any, add: str = "", remove: str = "") -> None:
-        row = rows.one("SELECT roles FROM {ledger_users} WHERE user_id = ?", (str(user_id),))
+    def _change_roles(self, user_id: Any, add: str = "", remove: str = "") -> None:
+        row = self._user_rows.get(str(user_id))
+        if row is None:
+            raise LookupError(f"ledger: no user {user_id} to change the roles of")
         roles = set(filter(None, row["roles"].split(","))) | ({add} if add else set())
         roles.discard(remove)
-        rows.execute("UPDATE {ledger_users} SET roles = ? WHERE user_id = ?", (",".join(sorted(roles)), str(user_id)))
+        row["roles"] = ",".join(sorted(roles))
+        self._user_rows.changed(str(user_id))
 
     # Findings
     @apply.register
     def _(self, e: Finding.Filed, rows: Rows) -> None:
-        self._findings.touching(rows, str(e.originator_id), self.day)
+        finding_id = str(e.originator_id)
+        self._findings.touching(finding_id, self.day)
         path = [str(unit_id) for unit_id in e.unit_path]
-        kinds = self._unit_kinds(rows, path)
+        kinds = self._unit_kinds(path)
         zone_id = next((u for u in path if kinds.get(u) == "zone"), None)
         town_id = next((u for u in path if kinds.get(u) == "town"), None)
-        rows.execute(
-            "INSERT INTO {ledger_findings} (finding_id, county_id, inspection_id, unit_id, zone_id, town_id,"
-            " category, severity, source, check_item, description, household_masked, cadre_ids, is_repeat,"
-            " filed_on, filed_at, status, updated_at, version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'filed', ?, ?)",
-            (
-                str(e.originator_id), str(e.county_id), _str(e.inspection_id), str(e.unit_id), zone_id, town_id,
-                e.category, e.severity, e.source, e.check_item, e.description,
-                mask_household_number(e.household_no), json.dumps([str(c) for c in e.cadre_ids]),
-                1 if e.repeat_of else 0, e.filed_on, e.timestamp.isoformat(),
-                e.timestamp.isoformat(), e.originator_version,
-            ),
-        )  # fmt: skip
+        at = e.timestamp.isoformat()
+        self._finding_rows.add({
+            "finding_id": finding_id, "county_id": str(e.county_id), "inspection_id": _str(e.inspection_id),
+            "unit_id": str(e.unit_id), "zone_id": zone_id, "town_id": town_id, "category": e.category,
+            "severity": e.severity, "source": e.source, "check_item": e.check_item, "description": e.description,
+            "household_masked": mask_household_number(e.household_no),
+            "cadre_ids": json.dumps([str(c) for c in e.cadre_ids]), "is_repeat": 1 if e.repeat_of else 0,
+            "filed_on": e.filed_on, "filed_at": at, "status": "filed", "deadline": None, "deadline_basis": None,
+            "missed_count": 0, "rejections": 0, "points": "0", "pending_extension": None, "escalated": 0,
+            "closed_on": None, "updated_at": at, "version": e.originator_version,
+        })  # fmt: skip
         for cadre_id in dict.fromkeys(e.cadre_ids):
-            rows.execute(
-                "INSERT INTO {ledger_finding_cadres} (county_id, user_id, finding_id) VALUES (?, ?, ?)",
-                (str(e.county_id), str(cadre_id), str(e.originator_id)),
-            )
+            self._cadre_rows.add({"county_id": str(e.county_id), "user_id": str(cadre_id), "finding_id": finding_id})
 
-    def _unit_kinds(self, rows: Rows, unit_ids: list[str]) -> dict[str, str]:
+    def _unit_kinds(self, unit_ids: list[str]) -> dict[str, str]:
         """A unit's kind never changes once registered, so it is safe to remember
-        (even across a rebuild); asking the view for it each time costs a round trip."""
-        missing = [u for u in unit_ids if u not in self._kinds]
-        if missing:
-            for r in rows.all(
-                f"SELECT unit_id, kind FROM {{ledger_units}} WHERE unit_id IN ({', '.join('?' for _ in missing)})",
-                missing,
-            ):
-                self._kinds[r["unit_id"]] = r["kind"]
+        (even across a rebuild); those not remembered were loaded by ``prefetch``."""
+        for u in unit_ids:
+            if u not in self._kinds:
+                row = self._unit_rows.get(u)
+                if row is not None:
+                    self._kinds[u] = row["kind"]
         return {u: self._kinds[u] for u in unit_ids if u in self._kinds}
 
-    def _update(self, rows: Rows, e: Any, assignments: str = "", params: Sequence[Any] = ()) -> None:
-        self._findings.touching(rows, str(e.originator_id), self.day)
-        prefix = f"{assignments}, " if assignments else ""
-        rows.execute(
-            f"UPDATE {{ledger_findings}} SET {prefix}updated_at = ?, version = ? WHERE finding_id = ?",
-            (*params, e.timestamp.isoformat(), e.originator_version, str(e.originator_id)),
-        )
+    def _update(self, e: Any, **changes: Any) -> dict[str, Any] | None:
+        """Change a finding's row (an UPDATE matching no row changes nothing)."""
+        finding_id = str(e.originator_id)
+        self._findings.touching(finding_id, self.day)
+        row = self._finding_rows.get(finding_id)
+        if row is None:
+            return None
+        row.update(changes)
+        row["updated_at"] = e.timestamp.isoformat()
+        row["version"] = e.originator_version
+        self._finding_rows.changed(finding_id)
+        return row
 
     @apply.register
     def _(self, e: Finding.NoticeIssued, rows: Rows) -> None:
-        self._update(rows, e, "status = 'open', deadline = ?, deadline_basis = ?", (e.deadline, e.deadline_basis))
+        self._update(e, status="open", deadline=e.deadline, deadline_basis=e.deadline_basis)
 
     @apply.register
     def _(self, e: Finding.NoticeAcknowledged, rows: Rows) -> None:
-        self._update(rows, e, "status = 'acknowledged'")
+        self._update(e, status="acknowledged")
 
     @apply.register
     def _(self, e: Finding.ExtensionRequested, rows: Rows) -> None:
-        self._update(rows, e, "pending_extension = ?", (e.requested_deadline,))
+        self._update(e, pending_extension=e.requested_deadline)
 
     @apply.register
     def _(self, e: Finding.ExtensionGranted, rows: Rows) -> None:
-        self._update(rows, e, "pending_extension = NULL, deadline = ?, deadline_basis = 'extension'", (e.deadline,))
+        self._update(e, pending_extension=None, deadline=e.deadline, deadline_basis="extension")
 
     @apply.register
     def _(self, e: Finding.ExtensionDenied, rows: Rows) -> None:
-        self._update(rows, e, "pending_extension = NULL")
+        self._update(e, pending_extension=None)
 
     @apply.register
     def _(self, e: Finding.RectificationSubmitted, rows: Rows) -> None:
-        self._update(rows, e, "status = 'submitted'")
+        self._update(e, status="submitted")
 
     @apply.register
     def _(self, e: Finding.RectificationAccepted, rows: Rows) -> None:
-        self._update(rows, e, "status = 'closed', closed_on = ?", (local_date(e.timestamp).isoformat(),))
+        self._update(e, status="closed", closed_on=local_date(e.timestamp).isoformat())
 
     @apply.register
     def _(self, e: Finding.RectificationRejected, rows: Rows) -> None:
-        self._update(
-            rows, e, "status = 'open', rejections = rejections + 1, deadline = ?, deadline_basis = ?",
-            (e.deadline, e.deadline_basis),
-        )  # fmt: skip
+        row = self._update(e, status="open", deadline=e.deadline, deadline_basis=e.deadline_basis)
+        if row is not None:
+            row["rejections"] += 1
 
     @apply.register
     def _(self, e: Finding.DeadlineMissed, rows: Rows) -> None:
-        self._update(rows, e, "missed_count = missed_count + 1")
+        row = self._update(e)
+        if row is not None:
+            row["missed_count"] += 1
 
     @apply.register
     def _(self, e: Finding.PointsDeducted, rows: Rows) -> None:
-        rows.execute(
-            "INSERT INTO {ledger_deductions} (county_id, finding_id, number, unit_id, points, rule_id,"
-            " rulebook_version, period, reason, reversed)"
-            " SELECT county_id, ?, ?, ?, ?, ?, ?, ?, ?, 0 FROM {ledger_findings} WHERE finding_id = ?",
-            (
-                str(e.originator_id), e.deduction_number, str(e.unit_id), str(e.points), e.rule_id,
-                e.rulebook_version, e.period, e.reason, str(e.originator_id),
-            ),
-        )  # fmt: skip
-        self._update(rows, e, "points = ?", (self._points(rows, e.originator_id),))
+        finding_id = str(e.originator_id)
+        finding = self._finding_rows.get(finding_id)
+        if finding is not None:  # INSERT ... SELECT from the finding's row: nothing without it
+            self._deduction_rows.add({
+                "county_id": finding["county_id"], "finding_id": finding_id, "number": e.deduction_number,
+                "unit_id": str(e.unit_id), "points": str(e.points), "rule_id": e.rule_id,
+                "rulebook_version": e.rulebook_version, "period": e.period, "reason": e.reason, "reversed": 0,
+            })  # fmt: skip
+        self._update(e, points=self._points(finding_id))
 
     @apply.register
     def _(self, e: Finding.DeductionReversed, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {ledger_deductions} SET reversed = 1 WHERE finding_id = ? AND number = ?",
-            (str(e.originator_id), e.deduction_number),
-        )
-        self._update(rows, e, "points = ?", (self._points(rows, e.originator_id),))
+        key = (str(e.originator_id), e.deduction_number)
+        deduction = self._deduction_rows.get(key)
+        if deduction is not None:
+            deduction["reversed"] = 1
+            self._deduction_rows.changed(key)
+        self._update(e, points=self._points(str(e.originator_id)))
 
-    @staticmethod
-    def _points(rows: Rows, finding_id: Any) -> str:
-        found = rows.all(
-            "SELECT points FROM {ledger_deductions} WHERE finding_id = ? AND reversed = 0", (str(finding_id),)
-        )
+    def _points(self, finding_id: str) -> str:
+        found = [r for r in self._deduction_rows.of_group(finding_id) if not r["reversed"]]
         return str(sum((Decimal(r["points"]) for r in found), Decimal(0)))
 
     @apply.register
     def _(self, e: Finding.EscalatedToDiscipline, rows: Rows) -> None:
-        self._update(rows, e, "escalated = 1")
+        self._update(e, escalated=1)
 
     @apply.register
     def _(self, e: Finding.Withdrawn, rows: Rows) -> None:
-        self._update(rows, e, "status = 'withdrawn', pending_extension = NULL")
+        self._update(e, status="withdrawn", pending_extension=None)
 
 
 def _str(value: Any) -> str | None:

@@ -44,10 +44,21 @@ log = logging.getLogger("duban.projector")
 class Follower:
     """Feeds one projection every event after its tracked position, in batches."""
 
-    def __init__(self, app: Any, projection: Any, batch_size: int = 500, poll_interval: float = 0.5):
+    def __init__(
+        self,
+        app: Any,
+        projection: Any,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        catch_up_batch_size: int | None = None,
+    ):
         self.app = app
         self.projection = projection
         self.batch_size = batch_size
+        #: Batch size while far behind the head (a rebuild, a restart after a pause):
+        #: each batch costs a commit and a query per table besides its events, so
+        #: bigger ones go faster; memory still grows with the batch, not the log.
+        self.catch_up_batch_size = max(batch_size, catch_up_batch_size or batch_size)
         self.poll_interval = poll_interval
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -64,13 +75,14 @@ class Follower:
         head = self.app.recorder.max_notification_id() or 0
         if head <= start:
             return 0
+        limit = self.catch_up_batch_size if head - start > self.batch_size else self.batch_size
         notifications = self.app.recorder.select_notifications(
-            start=start, limit=self.batch_size, stop=head, topics=self.projection.topics, inclusive_of_start=False
+            start=start, limit=limit, stop=head, topics=self.projection.topics, inclusive_of_start=False
         )
         # The audit chain hashes events as stored; every other view reads them decoded.
         decode = (lambda n: n) if getattr(self.projection, "reads_stored_events", False) else self.app.mapper.to_domain_event
         items = [(decode(n), Tracking(self.app.name, n.id)) for n in notifications]
-        exhausted = len(notifications) < self.batch_size
+        exhausted = len(notifications) < limit
         # Having read everything of interest up to the head, record the head itself.
         caught_up = Tracking(self.app.name, head) if exhausted else None
         self.projection.process_batch(items, caught_up_to=caught_up)

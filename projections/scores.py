@@ -19,6 +19,7 @@ needs no other table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -33,7 +34,7 @@ from domain.rules.rulebook import DEFAULT_RULES
 from projections.days import DayHistory, DayStamped, HistoryTable, days_table_schema
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
-from projections.views import Rows, SqlView
+from projections.views import BufferedTable, Rows, SqlView
 
 FINDING_SOURCE = "finding"
 CIRCULAR_SOURCE = "circular"
@@ -90,7 +91,23 @@ class ScorePostgresView(ScoreSchema, PostgresView):
     pass
 
 
+FINDING_COLUMNS = (
+    "finding_id", "county_id", "unit_id", "category", "filed_on", "filed_day", "deadline", "deadline_number",
+    "closed_day", "withdrawn_day",
+)  # fmt: skip
+DEADLINE_COLUMNS = (
+    "finding_id", "deadline_number", "county_id", "unit_id", "deadline", "outcome", "decided_day", "rejected_day",
+)  # fmt: skip
+DEDUCTION_COLUMNS = (
+    "county_id", "source", "source_id", "number", "unit_id", "points", "rule_id", "rulebook_version", "period",
+    "reason", "occurred_on", "day", "reversed_day", "reversal_reason",
+)  # fmt: skip
+
+
 class ScoreProjection(DayStamped):
+    """A batch's rows are read once before it is applied (``prefetch``), changed in
+    memory event by event, and written once when it commits."""
+
     name = "scores"
     days_table = "score_days"
     topics = tuple(
@@ -107,13 +124,47 @@ class ScoreProjection(DayStamped):
 
     def __init__(self, view: SqlView):
         super().__init__(view)
-        self._units = DayHistory(SCORE_UNITS)
+        self._unit_rows = BufferedTable("score_units", ("unit_id",), SCORE_UNITS.columns)
+        self._finding_rows = BufferedTable("score_findings", ("finding_id",), FINDING_COLUMNS)
+        self._deadline_rows = BufferedTable("score_deadlines", ("finding_id", "deadline_number"), DEADLINE_COLUMNS)
+        self._deduction_rows = BufferedTable("score_deductions", ("source_id", "number"), DEDUCTION_COLUMNS)
+        self._tables = (self._unit_rows, self._finding_rows, self._deadline_rows, self._deduction_rows)
+        self._units = DayHistory(SCORE_UNITS, self._unit_rows)
 
     def start_batch(self, rows: Rows) -> None:
         super().start_batch(rows)
+        for table in self._tables:
+            table.reset()
         self._units.reset()
 
+    def prefetch(self, events: Sequence[Any], rows: Rows) -> None:
+        units: list[str] = []
+        findings: list[str] = []
+        deadlines: list[str] = []
+        deductions: list[str] = []
+        for e in events:
+            if isinstance(e, Finding.Event):
+                if isinstance(e, Finding.Filed):
+                    continue
+                findings.append(str(e.originator_id))
+                if isinstance(e, (Finding.RectificationSubmitted, Finding.DeadlineMissed, Finding.RectificationRejected)):
+                    deadlines.append(str(e.originator_id))
+                elif isinstance(e, (Finding.PointsDeducted, Finding.DeductionReversed)):
+                    deductions.append(str(e.originator_id))
+            elif isinstance(e, Unit.Event):
+                if not isinstance(e, Unit.Registered):
+                    units.append(str(e.originator_id))
+            elif isinstance(e, Circular.PointsDeducted):
+                units.append(str(e.unit_id))
+                deductions.append(str(e.originator_id))
+        self._unit_rows.load(rows, units)
+        self._finding_rows.load(rows, findings)
+        self._deadline_rows.load(rows, deadlines)
+        self._deduction_rows.load(rows, deductions)
+
     def before_commit(self, rows: Rows) -> None:
+        for table in self._tables:
+            table.flush(rows)
         self._units.flush(rows)
         super().before_commit(rows)
 
@@ -124,30 +175,34 @@ class ScoreProjection(DayStamped):
     # The organisation
     @apply.register
     def _(self, e: Unit.Registered, rows: Rows) -> None:
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute(
-            "INSERT INTO {score_units} (unit_id, county_id, name, kind, parent_id, retired) VALUES (?, ?, ?, ?, ?, 0)",
-            (str(e.originator_id), str(e.county_id), e.name, e.kind, None if e.parent_id is None else str(e.parent_id)),
-        )
+        unit_id = str(e.originator_id)
+        self._units.touching(unit_id, self.day)
+        self._unit_rows.add({
+            "unit_id": unit_id, "county_id": str(e.county_id), "name": e.name, "kind": e.kind,
+            "parent_id": None if e.parent_id is None else str(e.parent_id), "retired": 0,
+        })  # fmt: skip
+
+    def _change_unit(self, e: Any, column: str, value: Any) -> None:
+        unit_id = str(e.originator_id)
+        self._units.touching(unit_id, self.day)
+        row = self._unit_rows.get(unit_id)
+        if row is not None:
+            row[column] = value
+            self._unit_rows.changed(unit_id)
 
     @apply.register
     def _(self, e: Unit.Renamed, rows: Rows) -> None:
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute("UPDATE {score_units} SET name = ? WHERE unit_id = ?", (e.name, str(e.originator_id)))
+        self._change_unit(e, "name", e.name)
 
     @apply.register
     def _(self, e: Unit.Moved, rows: Rows) -> None:
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute(
-            "UPDATE {score_units} SET parent_id = ? WHERE unit_id = ?", (str(e.parent_id), str(e.originator_id))
-        )
+        self._change_unit(e, "parent_id", str(e.parent_id))
 
     @apply.register
     def _(self, e: Unit.Retired, rows: Rows) -> None:
-        self._units.touching(rows, str(e.originator_id), self.day)
-        rows.execute("UPDATE {score_units} SET retired = 1 WHERE unit_id = ?", (str(e.originator_id),))
+        self._change_unit(e, "retired", 1)
 
-    # The rulebook
+    # The rulebook (rare: written as it comes; no other event reads this table)
     @apply.register
     def _(self, e: Rulebook.Adopted, rows: Rows) -> None:
         rules = {**DEFAULT_RULES.to_dict(), **e.rules}
@@ -170,93 +225,105 @@ class ScoreProjection(DayStamped):
     # Findings
     @apply.register
     def _(self, e: Finding.Filed, rows: Rows) -> None:
-        rows.execute(
-            "INSERT INTO {score_findings} (finding_id, county_id, unit_id, category, filed_on, filed_day,"
-            " deadline_number) VALUES (?, ?, ?, ?, ?, ?, 0)",
-            (str(e.originator_id), str(e.county_id), str(e.unit_id), e.category, e.filed_on, self.day),
-        )
+        self._finding_rows.add({
+            "finding_id": str(e.originator_id), "county_id": str(e.county_id), "unit_id": str(e.unit_id),
+            "category": e.category, "filed_on": e.filed_on, "filed_day": self.day, "deadline": None,
+            "deadline_number": 0, "closed_day": None, "withdrawn_day": None,
+        })  # fmt: skip
 
-    def _new_deadline(self, e: Any, rows: Rows) -> None:
+    def _finding(self, e: Any) -> dict[str, Any] | None:
+        return self._finding_rows.get(str(e.originator_id))
+
+    def _new_deadline(self, e: Any) -> None:
         # Numbered as the Finding numbers them: each notice, extension and rejection sets the next.
-        rows.execute(
-            "UPDATE {score_findings} SET deadline = ?, deadline_number = deadline_number + 1 WHERE finding_id = ?",
-            (e.deadline, str(e.originator_id)),
-        )
+        finding = self._finding(e)
+        if finding is not None:
+            finding["deadline"] = e.deadline
+            finding["deadline_number"] += 1
+            self._finding_rows.changed(finding["finding_id"])
 
     @apply.register
     def _(self, e: Finding.NoticeIssued, rows: Rows) -> None:
-        self._new_deadline(e, rows)
+        self._new_deadline(e)
 
     @apply.register
     def _(self, e: Finding.ExtensionGranted, rows: Rows) -> None:
-        self._new_deadline(e, rows)
+        self._new_deadline(e)
 
     @apply.register
     def _(self, e: Finding.RectificationRejected, rows: Rows) -> None:
         # A rectification found inadequate did not meet its deadline after all.
-        rows.execute(
-            "UPDATE {score_deadlines} SET rejected_day = ? WHERE finding_id = ? AND outcome = ? AND deadline_number ="
-            " (SELECT deadline_number FROM {score_findings} WHERE finding_id = ?)",
-            (self.day, str(e.originator_id), MET, str(e.originator_id)),
-        )
-        self._new_deadline(e, rows)
+        finding = self._finding(e)
+        if finding is not None:
+            key = (finding["finding_id"], finding["deadline_number"])
+            deadline = self._deadline_rows.get(key)
+            if deadline is not None and deadline["outcome"] == MET:
+                deadline["rejected_day"] = self.day
+                self._deadline_rows.changed(key)
+        self._new_deadline(e)
 
-    # Each statement below reads what it needs inside the database (INSERT ... SELECT):
-    # on PostgreSQL a batch then goes in one round trip instead of one per event.
+    def _decided(self, finding: dict[str, Any], number: int, deadline: Any, outcome: str) -> None:
+        """A deadline is decided once (the first decision stands)."""
+        if self._deadline_rows.get((finding["finding_id"], number)) is None:
+            self._deadline_rows.add({
+                "finding_id": finding["finding_id"], "deadline_number": number, "county_id": finding["county_id"],
+                "unit_id": finding["unit_id"], "deadline": deadline, "outcome": outcome, "decided_day": self.day,
+                "rejected_day": None,
+            })  # fmt: skip
+
     @apply.register
     def _(self, e: Finding.RectificationSubmitted, rows: Rows) -> None:
-        # Met if submitted by the current deadline (a deadline is decided once).
-        rows.execute(
-            "INSERT INTO {score_deadlines} (finding_id, deadline_number, county_id, unit_id, deadline, outcome,"
-            " decided_day) SELECT finding_id, deadline_number, county_id, unit_id, deadline, ?, ?"
-            " FROM {score_findings} WHERE finding_id = ? AND deadline IS NOT NULL AND deadline >= ?"
-            " ON CONFLICT (finding_id, deadline_number) DO NOTHING",
-            (MET, self.day, str(e.originator_id), local_date(e.timestamp).isoformat()),
-        )
+        # Met if submitted by the current deadline.
+        finding = self._finding(e)
+        if finding is not None and finding["deadline"] is not None:
+            if finding["deadline"] >= local_date(e.timestamp).isoformat():
+                self._decided(finding, finding["deadline_number"], finding["deadline"], MET)
 
     @apply.register
     def _(self, e: Finding.DeadlineMissed, rows: Rows) -> None:
-        rows.execute(
-            "INSERT INTO {score_deadlines} (finding_id, deadline_number, county_id, unit_id, deadline, outcome,"
-            " decided_day) SELECT finding_id, ?, county_id, unit_id, ?, ?, ?"
-            " FROM {score_findings} WHERE finding_id = ?"
-            " ON CONFLICT (finding_id, deadline_number) DO NOTHING",
-            (e.deadline_number, e.deadline, MISSED, self.day, str(e.originator_id)),
-        )
+        finding = self._finding(e)
+        if finding is not None:
+            self._decided(finding, e.deadline_number, e.deadline, MISSED)
 
     @apply.register
     def _(self, e: Finding.RectificationAccepted, rows: Rows) -> None:
-        rows.execute("UPDATE {score_findings} SET closed_day = ? WHERE finding_id = ?", (self.day, str(e.originator_id)))
+        finding = self._finding(e)
+        if finding is not None:
+            finding["closed_day"] = self.day
+            self._finding_rows.changed(finding["finding_id"])
 
     @apply.register
     def _(self, e: Finding.Withdrawn, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {score_findings} SET withdrawn_day = ? WHERE finding_id = ?", (self.day, str(e.originator_id))
-        )
+        finding = self._finding(e)
+        if finding is not None:
+            finding["withdrawn_day"] = self.day
+            self._finding_rows.changed(finding["finding_id"])
 
     # Deductions
     @apply.register
     def _(self, e: Finding.PointsDeducted, rows: Rows) -> None:
-        self._deducted(rows, e, FINDING_SOURCE, "SELECT county_id FROM {score_findings} WHERE finding_id = ?", e.originator_id)
+        finding = self._finding(e)
+        self._deducted(e, FINDING_SOURCE, finding["county_id"] if finding else "")
 
     @apply.register
     def _(self, e: Circular.PointsDeducted, rows: Rows) -> None:
-        self._deducted(rows, e, CIRCULAR_SOURCE, "SELECT county_id FROM {score_units} WHERE unit_id = ?", e.unit_id)
+        unit = self._unit_rows.get(str(e.unit_id))
+        self._deducted(e, CIRCULAR_SOURCE, unit["county_id"] if unit else "")
 
-    def _deducted(self, rows: Rows, e: Any, source: str, county_of: str, key: Any) -> None:
-        rows.execute(
-            "INSERT INTO {score_deductions} (county_id, source, source_id, number, unit_id, points, rule_id,"
-            " rulebook_version, period, reason, occurred_on, day)"
-            f" SELECT COALESCE(({county_of}), ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?",
-            (
-                str(key), source, str(e.originator_id), e.deduction_number, str(e.unit_id), str(e.points),
-                e.rule_id, e.rulebook_version, e.period, e.reason, local_date(e.timestamp).isoformat(), self.day,
-            ),
-        )  # fmt: skip
+    def _deducted(self, e: Any, source: str, county_id: str) -> None:
+        self._deduction_rows.add({
+            "county_id": county_id, "source": source, "source_id": str(e.originator_id),
+            "number": e.deduction_number, "unit_id": str(e.unit_id), "points": str(e.points), "rule_id": e.rule_id,
+            "rulebook_version": e.rulebook_version, "period": e.period, "reason": e.reason,
+            "occurred_on": local_date(e.timestamp).isoformat(), "day": self.day, "reversed_day": None,
+            "reversal_reason": None,
+        })  # fmt: skip
 
     @apply.register
     def _(self, e: Finding.DeductionReversed, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {score_deductions} SET reversed_day = ?, reversal_reason = ? WHERE source_id = ? AND number = ?",
-            (self.day, e.reason, str(e.originator_id), e.deduction_number),
-        )
+        key = (str(e.originator_id), e.deduction_number)
+        deduction = self._deduction_rows.get(key)
+        if deduction is not None:
+            deduction["reversed_day"] = self.day
+            deduction["reversal_reason"] = e.reason
+            self._deduction_rows.changed(key)

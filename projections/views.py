@@ -44,6 +44,12 @@ class Rows:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._cursor.execute(self._view.sql(statement), tuple(params))
 
+    def execute_many(self, statement: str, params: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows: on PostgreSQL the rows go in one round trip
+        and the statement is parsed once; on SQLite it is compiled once."""
+        if params:
+            self._cursor.executemany(self._view.sql(statement), [tuple(p) for p in params])
+
     def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         self._sync()
         self.execute(statement, params)
@@ -81,8 +87,19 @@ class SqlView:
         raise NotImplementedError
 
     def sql(self, statement: str) -> str:
-        statement = statement.format(**{name: self.qualified(name) for name in self.table_names})
-        return statement if self.placeholder == "?" else statement.replace("?", "%s")
+        # Translated once per statement text: formatting every table name for every
+        # event was a measurable share of a rebuild.
+        cache: dict[str, str] | None = self.__dict__.get("_sql_cache")
+        if cache is None:
+            cache = self.__dict__["_sql_cache"] = {}
+        translated = cache.get(statement)
+        if translated is None:
+            translated = statement.format(**{name: self.qualified(name) for name in self.table_names})
+            if self.placeholder != "?":
+                translated = translated.replace("?", "%s")
+            if len(cache) < 10_000:  # statements built with a varying number of placeholders
+                cache[statement] = translated
+        return translated
 
     def view_schema(self) -> list[str]:
         return [self.sql(s) for s in self.schema_statements]
@@ -166,6 +183,7 @@ class BatchProjection(Projection[SqlView]):
             if items:
                 rows.track(items[0][1])
             self.start_batch(rows)
+            self.prefetch([event for event, _ in items], rows)
             for event, tracking in items:
                 self.before_apply(event, tracking, rows)
                 self.apply(event, rows)
@@ -180,8 +198,127 @@ class BatchProjection(Projection[SqlView]):
     def start_batch(self, rows: Rows) -> None:
         """Called inside the transaction before the batch's events are applied."""
 
+    def prefetch(self, events: Sequence[Any], rows: Rows) -> None:
+        """Called inside the transaction before the batch's events are applied, with
+        all of them: load the rows they will read (``BufferedTable.load``), in one
+        query per table rather than one per event."""
+
     def before_apply(self, event: Any, tracking: Tracking, rows: Rows) -> None:
         """Called before each event of the batch is applied."""
 
     def before_commit(self, rows: Rows) -> None:
         """Called inside the transaction after the batch's events were applied."""
+
+
+#: Keys per loading query (SQLite's limit on parameters was 999 before 3.32).
+LOAD_CHUNK = 900
+
+
+class BufferedTable:
+    """The rows of one view table that a batch reads and changes, held in memory
+    and written when the batch commits: new rows with one multi-row INSERT, changed
+    ones with one multi-row UPDATE, instead of a statement per event. Rows the
+    batch will read are loaded up front (``load``), one query for the whole batch.
+
+    Semantics are those of the statements it replaces: a new row whose key is
+    already stored fails the INSERT (and the batch), and a change to a row that
+    is not there (``get`` gives None) is the caller's to skip, as an UPDATE
+    matching nothing would. Forgotten at every batch's start (``reset``): memory
+    is bounded by the batch, and rows are never read stale from an earlier one.
+
+    ``group`` (a column of the key, the first by default) is what rows are loaded
+    by: all of a finding's deductions, say, when the key is (finding, number)."""
+
+    def __init__(self, table: str, key: tuple[str, ...], columns: tuple[str, ...], group: str | None = None):
+        self.table = table
+        self.key = key
+        self.columns = columns
+        self.group = group or key[0]
+        self._key_at = tuple(columns.index(k) for k in key)
+        self._group_at = columns.index(self.group)
+        self._rows: dict[Any, dict[str, Any]] = {}
+        self._by_group: dict[Any, list[Any]] = {}
+        self._loaded: set[Any] = set()
+        self._new: dict[Any, None] = {}
+        self._changed: dict[Any, None] = {}
+        self._duplicates: list[dict[str, Any]] = []
+        names = ", ".join(columns)
+        self._select = f"SELECT {names} FROM {{{table}}} WHERE {self.group} IN "
+        self._insert = f"INSERT INTO {{{table}}} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+        settable = [c for c in columns if c not in key]
+        self._update = (
+            f"UPDATE {{{table}}} SET {', '.join(f'{c} = ?' for c in settable)}"
+            f" WHERE {' AND '.join(f'{k} = ?' for k in key)}"
+        )
+        self._settable = tuple(settable)
+
+    def _key_of(self, row: dict[str, Any]) -> Any:
+        return row[self.key[0]] if len(self.key) == 1 else tuple(row[k] for k in self.key)
+
+    def reset(self) -> None:
+        self._rows.clear()
+        self._by_group.clear()
+        self._loaded.clear()
+        self._new.clear()
+        self._changed.clear()
+        self._duplicates.clear()
+
+    def load(self, rows: Rows, groups: Any) -> None:
+        """Read the stored rows of these groups (keys, for a one-column key) not read yet."""
+        wanted = [g for g in dict.fromkeys(groups) if g not in self._loaded]
+        for start in range(0, len(wanted), LOAD_CHUNK):
+            chunk = wanted[start : start + LOAD_CHUNK]
+            found = rows.all(self._select + f"({', '.join('?' for _ in chunk)})", chunk)
+            for stored in found:
+                row = {c: stored[c] for c in self.columns}
+                key = self._key_of(row)
+                if key not in self._rows:  # a row made in this batch wins
+                    self._remember(key, row)
+        self._loaded.update(wanted)
+
+    def _remember(self, key: Any, row: dict[str, Any]) -> None:
+        self._rows[key] = row
+        self._by_group.setdefault(row[self.group], []).append(key)
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        """The row as it stands in this batch; None if there is none (it must have
+        been loaded, or made in this batch)."""
+        return self._rows.get(key)
+
+    def added(self) -> list[Any]:
+        """The keys of the rows new in this batch (not stored before it)."""
+        return list(self._new)
+
+    def of_group(self, group: Any) -> list[dict[str, Any]]:
+        return [self._rows[k] for k in self._by_group.get(group, ())]
+
+    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A new row (every column given); written with an INSERT."""
+        key = self._key_of(row)
+        if key in self._new:
+            # A second INSERT of one key: let it fail in the database, as it did before.
+            self._duplicates.append(dict(row))
+            return row
+        if key in self._rows:
+            # Stored already: the INSERT it replaces would have failed; let it fail in the database.
+            self._changed.pop(key, None)
+        self._remember(key, row)
+        self._new[key] = None
+        return row
+
+    def changed(self, key: Any) -> None:
+        """The row of ``key`` was changed in place (``get(key)[column] = value``)."""
+        if key not in self._new:
+            self._changed[key] = None
+
+    def flush(self, rows: Rows) -> None:
+        inserted = [self._rows[k] for k in self._new] + self._duplicates
+        rows.execute_many(self._insert, [[row[c] for c in self.columns] for row in inserted])
+        params = []
+        for k in self._changed:
+            row = self._rows[k]
+            params.append([*(row[c] for c in self._settable), *(row[c] for c in self.key)])
+        rows.execute_many(self._update, params)
+        self._new.clear()
+        self._changed.clear()
+        self._duplicates.clear()
