@@ -19,12 +19,16 @@ from typing import Any, TypeVar, cast
 from flask import Flask, current_app, flash, redirect, request, url_for
 
 from domain.errors import DomainError
-from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, ROLES, UNIT
+from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, REGION, ROLES, UNIT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The roles people sign in with (the system role is the software's own).
-PEOPLE = (INSPECTOR, UNIT, CADRE, COMMAND, DISCIPLINE)
+#: The roles a county's people sign in with.
+COUNTY_PEOPLE = (INSPECTOR, UNIT, CADRE, COMMAND, DISCIPLINE)
+#: The roles people sign in with (the system role is the software's own): a
+#: county's, and the regional office's (上级指挥部), which reads across the
+#: counties of its region on its own pages only.
+PEOPLE = (*COUNTY_PEOPLE, REGION)
 #: Roles that read the whole county.
 COUNTY_READERS = (INSPECTOR, COMMAND, DISCIPLINE)
 #: Roles that file findings and verify rectifications.
@@ -99,8 +103,10 @@ def allow(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-#: Any signed-in person, whatever the role.
-signed_in = allow(*PEOPLE)
+#: Any signed-in person of a county, whatever the role: the county's pages.
+signed_in = allow(*COUNTY_PEOPLE)
+#: Anyone signed in, a regional office's person too: their own account's pages.
+anyone_signed_in = allow(*PEOPLE)
 
 
 def _ask_to_sign_in() -> Any:

@@ -227,3 +227,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(sweep_overdue_command)
     app.cli.add_command(failed_jobs_command)
     app.cli.add_command(verify_history_command)
+    from app.cli_tenancy import county_cli, region_cli
+
+    app.cli.add_command(region_cli)
+    app.cli.add_command(county_cli)

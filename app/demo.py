@@ -36,6 +36,7 @@ from domain.events import (
     COMMAND,
     DISCIPLINE,
     INSPECTOR,
+    REGION,
     ROLES,
     SYSTEM_ACTOR,
     UNIT,
@@ -60,6 +61,10 @@ DISCIPLINE_NAME = "县纪委监委"
 #: Every demo user's password (printed by load-demo, shown on the sign-in page in the
 #: embedded mode). A demo store is for trying the software, never for real data.
 DEMO_PASSWORD = "mizhi2019"
+#: The city office above the demo county (上级指挥部): a region holding it, and one user.
+REGION_NAME = "榆林市"
+REGION_LOGIN = "yulinshi"
+REGION_USER_NAME = "乔主任"
 
 OPENING = time(9, 0)
 SWEEP = time(8, 30)
@@ -645,6 +650,15 @@ class _Story:
         self.rules = app.rules_in_force(self.county_id, self.start_day)
         self.inspectors = [p.login for p in people if INSPECTOR in p.roles]
         self.discipline = next(p.login for p in people if DISCIPLINE in p.roles)
+        # The city's office reads the county (and would rank it among the city's others).
+        self._setup_tick()
+        region = app.register_region(name=REGION_NAME, level="city", region_id=demo_id(f"region:{REGION_NAME}")).id
+        app.add_region_county(region, self.county_id)
+        self._setup_tick()
+        app.register_region_user(
+            region_id=region, name=REGION_USER_NAME, login=REGION_LOGIN, user_id=demo_id(f"user:{REGION_LOGIN}")
+        )
+        app.set_password(demo_id(f"user:{REGION_LOGIN}"), password_hash, SYSTEM_ACTOR)
 
     # The findings ----------------------------------------------------------------
     def _household_number(self) -> str:
@@ -1122,6 +1136,7 @@ class _Story:
             if role == UNIT:  # show a village team leader, the commonest unit user
                 holders.sort(key=lambda p: self.unit_kind[p.unit] != "village")
             by_role[role] = (len(holders), holders[0].login)
+        by_role[REGION] = (1, REGION_LOGIN)
         return DemoSummary(
             county_id=self.county_id,
             county_name=COUNTY_NAME,

@@ -16,7 +16,7 @@ from uuid import UUID
 from flask import current_app, g, has_request_context, request, session
 
 from domain.errors import DomainError
-from domain.events import ROLES, Actor
+from domain.events import REGION, ROLES, Actor
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,29 @@ def _from_session() -> Identity | None:
         if session.get("credential") != user.credential_version:
             raise ValueError("the password changed since this session signed in")
         actor = user.acting_as(str(role))
-        unit = duban.unit(actor.unit_id)
+        identity = identity_of(actor)
     except (ValueError, DomainError):
         session.clear()  # the user, the role or the password changed: sign in again
         return None
+    return identity
+
+
+def identity_of(actor: Actor) -> Identity:
+    """The actor with the name of what they belong to: their unit, or for a
+    regional office's person their region (上级指挥部)."""
+    duban = runtime().duban
+    if actor.region_id is not None:
+        region = duban.region(actor.region_id)
+        return Identity(actor, f"{region.name}（{region.level_label}）", "region")
+    unit = duban.unit(actor.unit_id)
     return Identity(actor, unit.name, unit.kind)
+
+
+def home_for(role: str | None) -> str:
+    """Where a person lands after signing in: the ledger, or the regional office's county ranking."""
+    from flask import url_for
+
+    return url_for("region.index") if role == REGION else url_for("ledger.index")
 
 
 def current_identity() -> Identity | None:

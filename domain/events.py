@@ -38,6 +38,9 @@ UNIT = "unit"
 CADRE = "cadre"
 COMMAND = "command"
 DISCIPLINE = "discipline"
+#: A city's or a province's office (市/省级脱贫攻坚指挥部, 上级指挥部): reads across
+#: the counties of its region and ranks them; acts on none of them.
+REGION = "region"
 SYSTEM = "system"
 
 ROLES = {
@@ -46,8 +49,12 @@ ROLES = {
     CADRE: "帮扶责任人",
     COMMAND: "指挥部办公室",
     DISCIPLINE: "纪检监察",
+    REGION: "上级指挥部",
     SYSTEM: "系统",
 }
+
+#: The roles a county's own people hold (a county's office grants these, never REGION).
+COUNTY_ROLES = (INSPECTOR, UNIT, CADRE, COMMAND, DISCIPLINE)
 
 CATEGORIES = {
     "missing": "缺项",
@@ -104,6 +111,9 @@ class Actor:
     unit_id: UUID | None = None
     name: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
+    #: A regional office's person: the region whose counties they read (their
+    #: county_id is None, so every county's commands refuse them).
+    region_id: UUID | None = None
 
     def require_role(self, *roles: str) -> None:
         if self.role not in roles:

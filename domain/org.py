@@ -18,12 +18,14 @@ from domain.events import (
     ALLOWED_PARENT_KINDS,
     CHINA,
     COMMAND,
+    REGION,
     ROLES,
     SYSTEM,
     UNIT_KINDS,
     Actor,
     DubanEvent,
 )
+from domain.region import Region
 
 
 class UnknownUnitKind(InvalidInput):
@@ -260,6 +262,10 @@ class NotAPasswordHash(InvalidInput):
     message = "密码必须以 argon2 散列保存"
 
 
+class RegionRoleNotGrantable(InvalidInput):
+    message = "上级指挥部角色只能在登记地区用户时给予，地区用户也不能兼任县内角色"
+
+
 class LoginTaken(DomainError):
     status = 409
     message = "该登录名已被使用"
@@ -348,6 +354,8 @@ class User(Aggregate):
         self.name = name
         self.login = login
         self.roles = tuple(sorted(set(roles)))
+        #: Registered for a region (User.register_in_region): never a county's person.
+        self.registered_in_region = REGION in self.roles
         self.email = ""
         self.api_tokens: dict[str, ApiToken] = {}
         self.password_hash = ""
@@ -380,6 +388,8 @@ class User(Aggregate):
             raise UnitAlreadyRetired("所在单位已撤销，不能登记用户")
         for role in roles:
             _check_role(role)
+        if REGION in roles:
+            raise RegionRoleNotGrantable()
         return cls._create(
             cls.Registered,
             id=user_id or uuid4(),
@@ -393,10 +403,36 @@ class User(Aggregate):
             roles=sorted(set(roles)),
         )
 
+    @classmethod
+    def register_in_region(
+        cls, *, region: Region, name: str, login: str, actor: Actor, now: datetime, user_id: UUID | None = None
+    ) -> User:
+        """A person of a regional office (上级指挥部). The stored event is a user's
+        ordinary registration whose county and unit are the region itself (no
+        county's office can reach it) and whose one role is REGION."""
+        actor.require_role(SYSTEM)
+        name, login = name.strip(), login.strip()
+        if not name:
+            raise MissingField("姓名")
+        if not login:
+            raise MissingField("登录名")
+        return cls._create(
+            cls.Registered, id=user_id or uuid4(), timestamp=now, actor_id=actor.user_id, actor_role=actor.role,
+            county_id=region.id, unit_id=region.id, name=name, login=login, roles=[REGION],
+        )  # fmt: skip
+
+    @property
+    def in_region(self) -> bool:
+        """A regional office's person: registered with the REGION role (which is
+        never granted later), whatever roles they still hold."""
+        return getattr(self, "registered_in_region", False)  # a snapshot from before regions lacks it
+
     def grant_role(self, role: str, actor: Actor, now: datetime) -> None:
         _require_admin(actor)
         actor.require_county(self.county_id)
         _check_role(role)
+        if role == REGION or self.in_region:
+            raise RegionRoleNotGrantable()
         if role in self.roles:
             raise RoleAlreadyHeld()
         self.trigger_event(self.RoleGranted, timestamp=now, actor_id=actor.user_id, actor_role=actor.role, role=role)
@@ -493,6 +529,11 @@ class User(Aggregate):
         """This user, acting in one of the roles they hold."""
         if role not in self.roles:
             raise RoleNotHeld(f"该用户没有“{ROLES.get(role, role)}”角色")
+        if self.in_region:
+            # No county: every county's command refuses them (Actor.require_county).
+            return Actor(
+                user_id=str(self.id), role=role, name=self.name, roles=frozenset(self.roles), region_id=self.county_id
+            )
         return Actor(
             user_id=str(self.id),
             role=role,

@@ -33,6 +33,7 @@ from domain.inspection import Inspection
 from domain.message import Message
 from domain.unit_notice import UnitNotice
 from domain.org import LoginClaim, LoginTaken, Unit, User, login_claim_id
+from domain.region import Region, UnknownRegion
 from domain.rulebook import NoRulebookInForce, Rulebook, RulebookAlreadyOpen, rulebook_id
 from domain.rules.deductions import is_repeat
 from domain.rules.rulebook import Rules, RulebookVersion
@@ -264,6 +265,46 @@ class Duban(Application[UUID]):
         except (AggregateNotFoundError, ValueError):
             return None
         return claim.user_id if isinstance(claim, LoginClaim) else None
+
+    # Regions (市/省级): groups of counties read by an office above them
+    def region(self, region_id: UUID) -> Region:
+        return self._get(region_id, Region, UnknownRegion)
+
+    def register_region(
+        self, *, name: str, level: str, actor: Actor = SYSTEM_ACTOR, region_id: UUID | None = None
+    ) -> Recorded:
+        region = Region.register(name=name, level=level, actor=actor, now=self._now(), region_id=region_id)
+        return Recorded(region.id, self._save_all(region))
+
+    def rename_region(self, region_id: UUID, name: str, actor: Actor = SYSTEM_ACTOR) -> Recorded:
+        region = self.region(region_id)
+        region.rename(name, actor, self._now())
+        return Recorded(region.id, self._save_all(region))
+
+    def add_region_county(self, region_id: UUID, county_id: UUID, actor: Actor = SYSTEM_ACTOR) -> Recorded:
+        region = self.region(region_id)
+        unit = self.unit(county_id)
+        region.add_county(unit.id, unit.kind == "county" and unit.parent_id is None, actor, self._now())
+        return Recorded(region.id, self._save_all(region))
+
+    def remove_region_county(
+        self, region_id: UUID, county_id: UUID, reason: str, actor: Actor = SYSTEM_ACTOR
+    ) -> Recorded:
+        region = self.region(region_id)
+        region.remove_county(county_id, reason, actor, self._now())
+        return Recorded(region.id, self._save_all(region))
+
+    def register_region_user(
+        self, *, region_id: UUID, name: str, login: str, actor: Actor = SYSTEM_ACTOR, user_id: UUID | None = None
+    ) -> Recorded:
+        """A person of the regional office, with the REGION role (read-only across its counties)."""
+        user = User.register_in_region(
+            region=self.region(region_id), name=name, login=login, actor=actor, now=self._now(), user_id=user_id
+        )
+        if self.user_id_for_login(login) is not None:
+            raise LoginTaken(f"登录名“{login.strip()}”已被使用")
+        claim = LoginClaim.claim(user, actor, self._now())
+        return Recorded(user.id, self._save_all(user, claim))
 
     def configure_webhook(self, unit_id: UUID, url: str, secret: str, actor: Actor) -> Recorded:
         unit = self.unit(unit_id)

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntit
 
 from app.api.problems import from_domain_error, from_http_error, problem
 from app.api.registry import Registry
-from app.identity import Identity, runtime
+from app.identity import identity_of, runtime
 from domain.errors import DomainError
 
 PREFIX = "/api/v1"
@@ -43,8 +43,7 @@ def authenticate() -> None:
     actor = actor_for_authorization(duban, header)
     if actor is None:
         raise InvalidApiKey()
-    unit = duban.unit(actor.unit_id)
-    g.duban_identity = Identity(actor, unit.name, unit.kind)
+    g.duban_identity = identity_of(actor)
 
 
 @bp.errorhandler(DomainError)
@@ -79,6 +78,7 @@ def register_api(app: Flask) -> None:
         inspections,
         openapi,
         reads,
+        region,
         rulebook,
         units,
         users,

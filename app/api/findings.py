@@ -80,13 +80,13 @@ def finding_now(
     return finding_out(visible(finding_id, who))
 
 
-def filed_out(finding: Finding, duban: Duban) -> dict[str, Any]:
+def filed_out(finding: Finding, duban: Duban, unit: Any = None) -> dict[str, Any]:
     """A finding just filed, as its ledger row will read (``GET /findings/{id}``
     without the history), made from the aggregate itself: the answer needs no
     view, so the filing need not wait for the projector. The ledger projection
     (``projections/ledger.py``, ``Finding.Filed``) is the model; a test holds the
-    two equal."""
-    path = [duban.unit(unit_id) for unit_id in finding.unit_path]
+    two equal. ``unit``: the finding's unit, if the caller has it already."""
+    path = [unit if unit is not None and unit.id == u else duban.unit(u) for u in finding.unit_path]
     unit = path[0]
     zone = next((u for u in path if u.kind == "zone"), None)
     town = next((u for u in path if u.kind == "town"), None)
@@ -278,10 +278,10 @@ def file() -> Any:
     finding = duban.finding(finding_id)
     if again:
         # The first request's position is not kept; the log's head now is at or after it.
-        answer = replayed(filed_out(finding, duban))
+        answer = replayed(filed_out(finding, duban, unit))
         answer.headers.update(position_header(duban.position()))
         return answer
-    return respond(filed_out(finding, duban), 201, position_header(result.position))
+    return respond(filed_out(finding, duban, unit), 201, position_header(result.position))
 
 
 ANNOUNCED_BY.add("findings_file")

@@ -7,12 +7,12 @@ from typing import Any
 
 from domain.attachments import MAX_ATTACHMENTS
 from domain.circular import CIRCULAR_KINDS
-from domain.events import CATEGORIES, ROLES, SEVERITIES, SOURCES, SYSTEM, UNIT_KINDS
+from domain.events import CATEGORIES, COUNTY_ROLES, SEVERITIES, SOURCES, UNIT_KINDS
 
 UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
 DATE: dict[str, Any] = {"type": "string", "format": "date"}
 NULLABLE_TEXT: dict[str, Any] = {"type": ["string", "null"]}
-PEOPLE_ROLES = sorted(r for r in ROLES if r != SYSTEM)
+PEOPLE_ROLES = sorted(COUNTY_ROLES)  # what a county's office grants (never the regional role)
 
 
 def text(max_length: int = 2000, min_length: int = 0) -> dict[str, Any]:

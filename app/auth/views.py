@@ -8,12 +8,12 @@ from uuid import UUID
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 
-from app.access import PEOPLE, allow, public, signed_in
+from app.access import PEOPLE, allow, anyone_signed_in, public
 from app.auth import bp
 from app.auth.demo_hint import demo_logins
 from app.auth.logins import user_id_for_login
 from app.auth.passwords import check_new_password, hash_password, verify_password
-from app.identity import current_identity, safe_next
+from app.identity import current_identity, home_for, safe_next
 from domain.errors import DomainError
 from domain.events import COMMAND, ROLES
 from domain.org import AccountLocked, User
@@ -67,7 +67,7 @@ def _complete(user: User, role: str) -> Any:
     session["role"] = role
     session["credential"] = user.credential_version
     flash(f"登录成功：{user.name}（{ROLES[role]}）", "success")
-    return redirect(target or url_for("ledger.index"), 303)
+    return redirect(target or home_for(role), 303)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -147,7 +147,7 @@ def _new_password_errors(new: str, repeat: str) -> dict[str, str]:
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@signed_in
+@anyone_signed_in
 def change_password() -> Any:
     identity = current_identity()
     assert identity is not None
@@ -180,7 +180,7 @@ def change_password() -> Any:
 
 
 @bp.route("/account/roles", methods=["GET", "POST"])
-@signed_in
+@anyone_signed_in
 def roles() -> Any:
     identity = current_identity()
     assert identity is not None
@@ -192,7 +192,7 @@ def roles() -> Any:
         if role in held:
             session["role"] = role
             flash(f"已切换为{ROLES[role]}角色", "success")
-            return redirect(safe_next(request.form.get("next")) or url_for("ledger.index"), 303)
+            return redirect(safe_next(request.form.get("next")) or home_for(role), 303)
         error = "您没有该角色，请从下列角色中选择"
     page = render_template("pages/account_roles.html", roles=held, error=error, next=safe_next(request.values.get("next")))
     return page, (422 if error else 200)

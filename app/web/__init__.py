@@ -47,3 +47,7 @@ def register_blueprints(app: Flask) -> None:
 
     register_api(app)
     app.register_blueprint(api_keys.bp)
+
+    from app.web import region
+
+    app.register_blueprint(region.bp)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from app.access import signed_in
+from app.access import anyone_signed_in
 from app.identity import current_actor, runtime
 from app.labels import local_time
 from app.tokens import IssuedToken, issue_token
@@ -64,13 +64,13 @@ def _render(
 
 
 @bp.get("/account/tokens")
-@signed_in
+@anyone_signed_in
 def index() -> Any:
     return _render(_actor())
 
 
 @bp.post("/account/tokens")
-@signed_in
+@anyone_signed_in
 def issue() -> Any:
     actor = _actor()
     values = {"label": (request.form.get("label") or "").strip(), "role": request.form.get("role", "")}
@@ -91,7 +91,7 @@ def issue() -> Any:
 
 
 @bp.post("/account/tokens/<token_id>/revoke")
-@signed_in
+@anyone_signed_in
 def revoke(token_id: str) -> Any:
     actor = _actor()
     user = runtime().duban.user(UUID(actor.user_id))

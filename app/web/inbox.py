@@ -18,6 +18,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from app.access import signed_in
 from app.identity import current_actor, runtime, safe_next
+from domain.errors import WrongCounty
 from domain.events import Actor
 from domain.message import PURPOSES, AlreadyRead
 from domain.service import UnknownMessage
@@ -102,7 +103,9 @@ def mark_read(message_id: str) -> Any:
     except AlreadyRead:
         # Read already (another tab, a double click): nothing to do.
         return redirect(back, 303)
-    # Any other refusal (not a recipient, another county, no such message) is a 4xx page.
+    except WrongCounty as error:
+        raise UnknownMessage() from error  # another county's message is simply not found (tenancy)
+    # Any other refusal (not a recipient in this county, no such message) is a 4xx page.
     if not rt.wait_for(result.position):
         flash("通知列表正在更新，如未显示最新状态请稍后刷新", "info")
     return redirect(back, 303)

@@ -10,9 +10,9 @@ from uuid import UUID
 
 import pytest
 
-from app.demo import DemoSummary, demo_id, load_demo
+from app.demo import REGION_LOGIN, REGION_NAME, DemoSummary, demo_id, load_demo
 from domain.errors import NotYourUnit
-from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, UNIT
+from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, REGION, UNIT
 from domain.finding import RECTIFYING, STATUSES, Finding
 from domain.rules.deductions import INADEQUATE, OVERDUE
 from domain.service import TravellingClock
@@ -92,7 +92,7 @@ def test_the_demo_county_tells_every_part_of_the_story(store_env: dict[str, str]
     assert all(app.finding(f).escalated for f in case.finding_ids)
 
     # Users for every role, with an example login each.
-    assert set(summary.users_by_role) == {COMMAND, INSPECTOR, UNIT, CADRE, DISCIPLINE}
+    assert set(summary.users_by_role) == {COMMAND, INSPECTOR, UNIT, CADRE, DISCIPLINE, REGION}
     for role, (count, login) in summary.users_by_role.items():
         assert count >= 1
         assert role in app.user(demo_id(f"user:{login}")).roles
@@ -105,7 +105,10 @@ def test_the_demo_county_tells_every_part_of_the_story(store_env: dict[str, str]
     assert NOW - timedelta(days=80) <= min(e.timestamp for e in everything) <= NOW - timedelta(days=70)
 
     # All county data carries the county's id.
-    created = [e for e in everything if hasattr(e, "county_id")]
+    # (The city's office above it is the region's: its user belongs to the region, not the county.)
+    region = app.region(demo_id(f"region:{REGION_NAME}"))
+    assert region.county_ids == (summary.county_id,)
+    created = [e for e in everything if hasattr(e, "county_id") and e.originator_id != demo_id(f"user:{REGION_LOGIN}")]
     assert {e.county_id for e in created} == {summary.county_id}
     assert summary.county_id == demo_id("unit:米脂县")
     assert all(f.unit_path[-1] == summary.county_id for f in findings)
@@ -169,6 +172,7 @@ def test_the_ledger_rebuilds_and_units_act_only_on_their_own(store_env: dict[str
         projection.view.datastore.close()
     assert count == len(summary.finding_ids)
     assert ledger_status == {str(i): app.finding(i).status for i in summary.finding_ids}
+    counties.discard(str(demo_id(f"region:{REGION_NAME}")))  # the city office's user belongs to its region
     assert counties == {str(summary.county_id)}
 
     # A village team leader cannot touch another village's finding, but can its own.

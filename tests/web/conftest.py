@@ -121,8 +121,14 @@ class County:
 
 @pytest.fixture
 def county(app: Flask, clock: TravellingClock) -> County:
+    return build_county(app, clock)
+
+
+def build_county(app: Flask, clock: TravellingClock, name: str = "米脂县", login_prefix: str = "") -> County:
+    """The small county, written through the service; another one in the same
+    store takes another name and a login prefix (logins are unique in a deployment)."""
     d: Duban = app.extensions["duban"].duban
-    county = d.register_unit(name="米脂县", kind="county", parent_id=None).id
+    county = d.register_unit(name=name, kind="county", parent_id=None).id
     d.open_rulebook(county, DEFAULT_RULES, local_date(clock()))
 
     def unit(name: str, kind: str, parent: UUID) -> UUID:
@@ -138,7 +144,7 @@ def county(app: Flask, clock: TravellingClock) -> County:
     village_a2 = unit("姬家岔村", "village", town_a)
 
     def user(unit_id: UUID, name: str, login: str, *roles: str) -> UUID:
-        return d.register_user(unit_id=unit_id, name=name, login=login, roles=list(roles)).id
+        return d.register_user(unit_id=unit_id, name=name, login=login_prefix + login, roles=list(roles)).id
 
     world = County(
         app=app,

@@ -12,7 +12,16 @@ without a rule, or with variables this file cannot fill, fails here:
 - forged ids (random, malformed) answer 404 and record nothing; a unit's or a
   cadre's request for another unit's finding answers 404 the same way;
 - every form post without the session's token, or with a wrong one, is refused
-  and records nothing.
+  and records nothing;
+- another county (tenancy): every role of a second county in the same store,
+  and a regional office whose region holds only that county, asking for the
+  first county's findings, units, people, documents, histories, exports,
+  attachments, circulars, cases, runs and API resources by id gets 404 and
+  records nothing; the routes that name no id answer with their own county's
+  things only, even when the address carries the first county's unit ids.
+
+The regional office (上级指挥部, REGION) is walked as a role like the others: its
+region holds the first county, so its own routes answer 200 there.
 
 It runs on SQLite only: the rules are the web layer's, the same on either store.
 """
@@ -34,8 +43,9 @@ from flask.testing import FlaskClient
 
 from app.access import PEOPLE, Rule, rule_of
 from app.tokens import issue_token
-from domain.events import CADRE, COMMAND, DISCIPLINE, INSPECTOR, UNIT
-from tests.web.conftest import County, act_as
+from domain.events import CADRE, COMMAND, COUNTY_ROLES, DISCIPLINE, INSPECTOR, REGION, UNIT
+from domain.service import TravellingClock
+from tests.web.conftest import County, act_as, build_county
 from workers import context, jobs
 from workers.documents.storage import DocumentStore
 
@@ -45,6 +55,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Variables that name a stored thing: forging them must answer 404.
 ID_VARIABLES = (
     "finding_id", "unit_id", "user_id", "circular_id", "case_id", "message_id", "token_id", "code", "sha256", "run_id",
+    "county_id",
 )  # fmt: skip
 FORGED = {
     "code": ("00000000000", "ZZZZ"),
@@ -160,9 +171,12 @@ def world(county: County, printer: DocumentStore, tmp_path: Path, monkeypatch: p
         CADRE: county.cadre_1,
         COMMAND: county.command,
         DISCIPLINE: county.discipline,
+        REGION: regional_office(county, "榆林市", "yulin-office"),
     }
     messages = {}
     for role, user in users.items():
+        if role == REGION:
+            continue  # a county's messages go to its own people
         messages[role] = d.send_message(
             message_id=uuid4(), county_id=county.county, purpose="reminder", title="提醒", body="请及时处理",
             user_ids=[user],
@@ -182,6 +196,7 @@ def world(county: County, printer: DocumentStore, tmp_path: Path, monkeypatch: p
         "code": code,
         "action": "acknowledge",
         "version": 1,
+        "county_id": county.county,
     }
     values["sha256"] = attachments[0]["sha256"]
     values["case_id"] = d.open_case(
@@ -195,6 +210,35 @@ def world(county: County, printer: DocumentStore, tmp_path: Path, monkeypatch: p
     ).id  # fmt: skip
     county.settle()
     return World(county, users, values, elsewhere, keys)
+
+
+def regional_office(county: County, name: str, login: str) -> UUID:
+    """A region holding this county, and its office's person (REGION)."""
+    d = county.duban
+    region = d.register_region(name=name, level="city").id
+    d.add_region_county(region, county.county)
+    return d.register_region_user(region_id=region, name=f"{name}指挥部", login=login).id
+
+
+@pytest.fixture
+def intruders(world: World, app: Flask, clock: TravellingClock) -> World:
+    """A second county in the same store, one person per role, and a regional
+    office whose region holds only that county; asking for the first county's
+    things (the walk's values)."""
+    other = build_county(app, clock, name="绥德县", login_prefix="sd-")
+    users = {
+        INSPECTOR: other.inspector,
+        UNIT: other.unit_a1,
+        CADRE: other.cadre_1,
+        COMMAND: other.command,
+        DISCIPLINE: other.discipline,
+        REGION: regional_office(other, "延安市", "yanan-office"),
+    }
+    d = other.duban
+    keys = {role: issue_token(d, user, role, "跨县测试", d.actor(user, role)).plaintext for role, user in users.items()}
+    other.file(other.village_a1)
+    other.settle()
+    return World(other, users, world.values, world.elsewhere, keys)
 
 
 # Asking
@@ -359,3 +403,70 @@ def test_the_api_does_not_take_the_cookie_session(world: World, client: FlaskCli
         url = url_of(client.application, route, values)
         response = walk(lambda: client.open(url, method=route.method, json={} if route.method != "GET" else None))
         assert response.status_code == 401, route
+
+
+def _first_countys_ids(world: World) -> set[str]:
+    """Ids of the first county's things that no page of the second may show."""
+    c = world.county
+    ids = {
+        c.county, c.office, c.discipline_office, c.zone_east, c.zone_west, c.town_a, c.town_b, c.village_a1,
+        c.village_a2, c.inspector, c.command, c.discipline, c.unit_a1, c.unit_town_a, c.unit_b, c.cadre_1, c.cadre_2,
+        world.elsewhere, world.values["finding_id"], world.values["circular_id"], world.values["case_id"],
+    }  # fmt: skip
+    return {str(i) for i in ids}
+
+
+def test_another_countys_things_are_not_found_and_record_nothing(
+    world: World, intruders: World, client: FlaskClient, walk
+) -> None:
+    for route in routes(client.application):
+        if route.access.is_public or not any(v in ID_VARIABLES for v in route.variables):
+            continue
+        for overrides in action_variants(route):
+            for role in admitted_roles(route, overrides):
+                response = walk(lambda: ask(client, intruders, route, role, overrides))
+                assert response.status_code == 404, (str(route), overrides, role, response.status_code)
+
+
+def test_routes_naming_no_id_answer_with_the_own_county_only(
+    world: World, intruders: World, client: FlaskClient, walk
+) -> None:
+    c = world.county
+    # The first county's units in every filter a page or the API reads, as a forger would put them.
+    lures = {
+        "town": c.town_a, "unit": c.village_a1, "zone": c.zone_east, "town_id": c.town_a, "unit_id": c.village_a1,
+        "zone_id": c.zone_east,
+    }  # fmt: skip
+    secrets = _first_countys_ids(world)
+    for route in routes(client.application):
+        if route.access.is_public or route.variables or route.method != "GET":
+            continue
+        for role in admitted_roles(route):
+            response = walk(lambda: ask(client, intruders, route, role, lures))
+            assert response.status_code in (200, 202, 400), (str(route), role, response.status_code)
+            body = response.get_data()
+            if response.mimetype.endswith("spreadsheetml.sheet"):
+                from openpyxl import load_workbook
+
+                sheet = load_workbook(io.BytesIO(body)).active
+                body = "\n".join(str(v) for row in sheet.iter_rows(values_only=True) for v in row).encode()
+            leaked = [s for s in secrets if s.encode() in body]
+            assert not leaked, (str(route), role, leaked)
+
+
+def test_the_regional_office_reads_only_its_own_counties(world: World, intruders: World, client: FlaskClient) -> None:
+    """Its region holds the first county: the ranking lists it and its pages open;
+    the other region's office sees neither the county nor its name."""
+    county = str(world.county.county)
+    for who, expected in ((world, 200), (intruders, 404)):
+        for url in (f"/region/counties/{county}/scores", f"/region/counties/{county}/ledger"):
+            act_as(client, who.users[REGION], REGION)
+            assert client.get(url).status_code == expected, (url, expected)
+        for url in (f"/api/v1/region/counties/{county}/scores", f"/api/v1/region/counties/{county}/findings"):
+            with client.session_transaction() as session:
+                session.clear()
+            response = client.get(url, headers={"Authorization": f"Bearer {who.keys[REGION]}"})
+            assert response.status_code == expected, (url, expected)
+        act_as(client, who.users[REGION], REGION)
+        listed = client.get("/region").get_data(as_text=True)
+        assert (f'data-county="{county}"' in listed) == (expected == 200)

@@ -314,7 +314,7 @@ def test_the_demo_users_sign_in_with_the_printed_password(tmp_path):
     try:
         html = demo.test_client().get("/sign-in").text
         shown = re.findall(r"<td><code>(\w+)</code></td>", html[html.index('id="demo-logins"') :])
-        assert len(shown) == 5
+        assert len(shown) == 6  # one per role, the city office (上级指挥部) included
         printed = [(role, login) for role, (_, login) in summary.users_by_role.items()]
         for role, login in printed + [("", login) for login in shown]:
             client = demo.test_client()

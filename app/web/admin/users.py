@@ -19,11 +19,12 @@ from app.web.admin.common import (
 )  # fmt: skip
 from app.web.admin.history import described
 from domain.errors import ConcurrentChange, DomainError, InvalidInput, UnknownUnit
-from domain.events import COMMAND, ROLES, SYSTEM, Actor
+from domain.events import COMMAND, COUNTY_ROLES, ROLES, SYSTEM, Actor
 from domain.org import InvalidEmail, RoleAlreadyHeld, RoleNotHeld, UnitAlreadyRetired, UnknownRole
 
 #: The roles a county office grants (the system role is the software's own).
-GRANTABLE = {k: v for k, v in ROLES.items() if k != SYSTEM}
+#: A county's office grants its own people's roles; the regional role is the system's to give.
+GRANTABLE = {k: v for k, v in ROLES.items() if k in COUNTY_ROLES}
 
 #: The registering form's fields, and those of a user's page.
 FIELDS = {"unit_id": "所在单位", "name": "姓名", "login": "登录名", "roles": "角色"}
