@@ -114,7 +114,8 @@ def test_counties_ranked_by_their_units_mean_score_with_drill_down(
     past = client.get("/region", query_string={"as_of": "2026-10-08", "period": "2026Q3"})
     assert past.status_code == 200 and "历史视图" in past.get_data(as_text=True)
     # The county pages stay closed to it: it writes nothing, reads no county page.
-    assert client.get("/").status_code == 403
+    refused = client.get("/")
+    assert refused.status_code == 403 and "返回各县比较" in refused.get_data(as_text=True)
     assert client.get(f"/findings/{late[0]}").status_code == 403
     assert client.get("/cases").status_code == 403
 
