@@ -109,7 +109,7 @@ def county_score(county_id: str, name: str, ranking: Ranking, overdue: int) -> C
         met=sum(s.met for s in scored),
         deducted=sum((s.deducted for s in scored), Decimal(0)),
         overdue=overdue,
-        # The previous period on the current base: a base changed between the two moves every county alike.
+        # The previous period on the county's current base (a county that changed its base is compared on its new one).
         previous_average=_hundred_scale([s.previous_score for s in scored if s.previous_score is not None], ranking.base),
     )
 
