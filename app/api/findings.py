@@ -86,7 +86,7 @@ def filed_out(finding: Finding, duban: Duban, unit: Any = None) -> dict[str, Any
     view, so the filing need not wait for the projector. The ledger projection
     (``projections/ledger.py``, ``Finding.Filed``) is the model; a test holds the
     two equal. ``unit``: the finding's unit, if the caller has it already."""
-    path = [unit if unit is not None and unit.id == u else duban.unit(u) for u in finding.unit_path]
+    path = _units_of(finding.unit_path, duban, unit)
     unit = path[0]
     zone = next((u for u in path if u.kind == "zone"), None)
     town = next((u for u in path if u.kind == "town"), None)
@@ -109,6 +109,31 @@ def filed_out(finding: Finding, duban: Duban, unit: Any = None) -> dict[str, Any
             "cadres": sorted(cadres, key=lambda c: c["name"]),
         }
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _UnitName:
+    id: str
+    name: str
+    kind: str
+
+
+def _units_of(unit_ids: Iterable[UUID], duban: Duban, known: Any = None) -> list[Any]:
+    """The units of a finding's path (names and kinds), in its order: from the ledger
+    view in one query, since a unit's kind never changes and names rarely do (an
+    aggregate read each costs a round trip and a rebuild); a unit the view does not
+    have yet is read from the store."""
+    ids = [str(u) for u in unit_ids]
+    wanted = [u for u in ids if known is None or str(known.id) != u]
+    found: dict[str, Any] = {str(known.id): known} if known is not None else {}
+    if wanted:
+        with runtime().query.view.reading() as rows:
+            for r in rows.all(
+                f"SELECT unit_id, name, kind FROM {{ledger_units}} WHERE unit_id IN ({', '.join('?' for _ in wanted)})",
+                wanted,
+            ):
+                found[r["unit_id"]] = _UnitName(r["unit_id"], r["name"], r["kind"])
+    return [found[u] if u in found else duban.unit(UUID(u)) for u in ids]
 
 
 LEDGER_PARAMS = (
