@@ -112,7 +112,7 @@ class AuditChainProjection(BatchProjection):
 
     def before_commit(self, rows: Rows) -> None:
         insert_rows(rows, "audit_events", EVENT_COLUMNS, self._recorded)
-        insert_rows(rows, "audit_checkpoints", ("position", "chain"), self._checkpoints)
+        insert_rows(rows, "audit_checkpoints", CHECKPOINT_COLUMNS, self._checkpoints)
         self._recorded, self._checkpoints = [], []
         rows.execute("DELETE FROM {audit_head}")
         rows.execute(
@@ -124,7 +124,9 @@ class AuditChainProjection(BatchProjection):
         """Nothing: the position is the notification's own id."""
 
 
-EVENT_COLUMNS = ("position", "originator_id", "originator_version", "topic", "digest")
+EVENT_COLUMNS = (("position", "bigint"), ("originator_id", "text"), ("originator_version", "bigint"), ("topic", "text"),
+                 ("digest", "bytea"))  # fmt: skip
+CHECKPOINT_COLUMNS = (("position", "bigint"), ("chain", "text"))
 _digest = _hasher()
 
 

@@ -103,9 +103,10 @@ class HistoryPostgresView(HistorySchema, PostgresView):
 
 Subject = tuple[str, str]
 
-ROW_COLUMNS = ("subject_kind", "subject_id", "position", "recorded_at", "actor_id", "actor_role", "originator_id",
-               "originator_version", "topic")  # fmt: skip
-LINK_COLUMNS = ("originator_id", "subject_kind", "subject_id")
+ROW_COLUMNS = (("subject_kind", "text"), ("subject_id", "text"), ("position", "bigint"), ("recorded_at", "text"),
+               ("actor_id", "text"), ("actor_role", "text"), ("originator_id", "text"),
+               ("originator_version", "bigint"), ("topic", "text"))  # fmt: skip
+LINK_COLUMNS = (("originator_id", "text"), ("subject_kind", "text"), ("subject_id", "text"))
 
 #: The topic of an event class (a few dozen classes: computed once each).
 _topic = lru_cache(maxsize=None)(get_topic)
