@@ -17,6 +17,7 @@ one indexed query away (``as_of_source``), however long the history.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,15 +109,10 @@ class DayHistory:
         self.live = live
         self._pending: dict[str, str] = {}
         self._copies: list[tuple[str, str, dict[str, Any]]] = []
-        columns = ", ".join(table.columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in (*table.columns, "until_day") if c != table.key)
-        self._close = (
-            f"UPDATE {{{table.history}}} SET until_day = ? WHERE {table.key} = ? AND until_day IS NULL AND day < ?"
-        )
-        self._upsert = (
-            f"INSERT INTO {{{table.history}}} ({columns}, day, until_day)"
-            f" VALUES ({', '.join('?' for _ in range(len(table.columns) + 2))})"
-            f" ON CONFLICT ({table.key}, day) DO UPDATE SET {updates}"
+        self._columns = (*table.columns, "day", "until_day")
+        self._conflict = (
+            f" ON CONFLICT ({table.key}, day) DO UPDATE SET"
+            f" {', '.join(f'{c} = excluded.{c}' for c in self._columns if c not in (table.key, 'day'))}"
         )
 
     def reset(self) -> None:
@@ -133,27 +129,34 @@ class DayHistory:
     def _copy(self, key: str, day: str) -> None:
         row = self.live.get(key)
         if row is not None:  # a change to a row that is not there copies nothing
-            self._copies.append((key, day, {c: row[c] for c in self.table.columns}))
+            self._copies.append((key, day, {**row, "day": day, "until_day": None}))
 
     def flush(self, rows: Rows) -> None:
         for key, day in self._pending.items():
             self._copy(key, day)
         self._pending.clear()
         # Each copy stands until the next copy of its row; the first copy of a row in
-        # this batch closes the copy stored before it.
+        # this batch closes the copy stored before it (a row first stored in this
+        # batch has none).
         following: dict[str, str] = {}
-        closing: list[tuple[str, str, str]] = []
-        upserts: list[list[Any]] = []
-        for key, day, values in reversed(self._copies):
-            until = following.get(key)
+        for key, day, copy in reversed(self._copies):
+            copy["until_day"] = following.get(key)
             following[key] = day
-            upserts.append([*values.values(), day, until])
-        # A row first stored in this batch has no earlier copy to close.
-        seen: set[str] = set(self.live.added())
-        for key, day, _ in self._copies:
-            if key not in seen:
-                seen.add(key)
-                closing.append((day, key, day))
-        rows.execute_many(self._close, closing)
-        rows.execute_many(self._upsert, upserts)
+        new = set(self.live.added())
+        closing = [copy for key, day, copy in self._copies if key not in new and following.get(key) == day]
+        t = self.table
+        if rows.bulk_json:
+            if closing:
+                rows.execute(
+                    f"UPDATE {{{t.history}}} AS h SET until_day = v.day"
+                    f" FROM json_populate_recordset(NULL::{{{t.history}}}, ?::json) AS v"
+                    f" WHERE h.{t.key} = v.{t.key} AND h.until_day IS NULL AND h.day < v.day",
+                    (json.dumps([{t.key: c[t.key], "day": c["day"]} for c in closing]),),
+                )
+        else:
+            rows.execute_many(
+                f"UPDATE {{{t.history}}} SET until_day = ? WHERE {t.key} = ? AND until_day IS NULL AND day < ?",
+                [(c["day"], c[t.key], c["day"]) for c in closing],
+            )
+        rows.insert_rows(t.history, self._columns, [copy for _, _, copy in self._copies], self._conflict)
         self._copies.clear()

@@ -32,6 +32,7 @@ class _AnnouncingRows(Rows):
 
 class PostgresView(SqlView, PostgresTrackingRecorder):
     placeholder = "%s"
+    bulk_json = True
 
     def __init__(self, datastore: Any, **kwargs: Any):
         super().__init__(datastore, **kwargs)
@@ -56,6 +57,9 @@ class PostgresView(SqlView, PostgresTrackingRecorder):
         return self.tracking_table_name.removesuffix("_tracking")
 
     def qualified(self, name: str) -> str:
+        return f'"{self.datastore.schema}"."{name}"'
+
+    def index_name(self, name: str) -> str:
         return f'"{self.datastore.schema}"."{name}"'
 
     def tracking_table(self) -> str:

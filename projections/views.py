@@ -7,9 +7,11 @@ the SQLite and PostgreSQL classes say how to run it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -50,6 +52,54 @@ class Rows:
         if params:
             self._cursor.executemany(self._view.sql(statement), [tuple(p) for p in params])
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]], conflict: str = ""
+    ) -> None:
+        """INSERT rows (dicts holding at least ``columns``) into a table, with an
+        optional ``ON CONFLICT ...`` clause. PostgreSQL takes them in one statement
+        (as JSON turned into rows of the table's type): a statement per row cost
+        more in the server than the rows themselves."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self._view.bulk_json:
+            self.execute(
+                f"INSERT INTO {{{table}}} ({names}) SELECT {names}"
+                f" FROM json_populate_recordset(NULL::{{{table}}}, ?::json){conflict}",
+                (_json_rows(rows, columns),),
+            )
+        else:
+            self.execute_many(
+                f"INSERT INTO {{{table}}} ({names}) VALUES ({', '.join('?' for _ in columns)}){conflict}",
+                [[row[c] for c in columns] for row in rows],
+            )
+
+    def update_rows(
+        self, table: str, key: Sequence[str], columns: Sequence[str], rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """UPDATE each row's ``columns`` where its ``key`` matches (one statement on PostgreSQL)."""
+        if not rows:
+            return
+        if self._view.bulk_json:
+            self.execute(
+                f"UPDATE {{{table}}} AS t SET {', '.join(f'{c} = v.{c}' for c in columns)}"
+                f" FROM json_populate_recordset(NULL::{{{table}}}, ?::json) AS v"
+                f" WHERE {' AND '.join(f't.{k} = v.{k}' for k in key)}",
+                (_json_rows(rows, (*columns, *key)),),
+            )
+        else:
+            self.execute_many(
+                f"UPDATE {{{table}}} SET {', '.join(f'{c} = ?' for c in columns)}"
+                f" WHERE {' AND '.join(f'{k} = ?' for k in key)}",
+                [[*(row[c] for c in columns), *(row[k] for k in key)] for row in rows],
+            )
+
+    @property
+    def bulk_json(self) -> bool:
+        """Whether many rows go as one JSON parameter (PostgreSQL) rather than one
+        execution each (SQLite, where an execution costs no round trip)."""
+        return self._view.bulk_json
+
     def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         self._sync()
         self.execute(statement, params)
@@ -66,8 +116,15 @@ class Rows:
         self._view._insert_tracking(self._cursor, tracking)  # noqa: SLF001
 
 
+def _json_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    return json.dumps([{c: row[c] for c in columns} for row in rows], ensure_ascii=False, separators=(",", ":"))
+
+
 class SqlView:
     """Mixin for a TrackingRecorder subclass that owns some tables."""
+
+    #: See ``Rows.bulk_json``.
+    bulk_json = False
 
     #: Logical table names; each backend decides the real, qualified name.
     table_names: tuple[str, ...] = ()
@@ -141,6 +198,34 @@ class SqlView:
             cursor.execute(f"INSERT INTO {versions} (view, version) VALUES ({p}, {p})", (view_name, self.schema_version))
         return outdated
 
+    def secondary_indexes(self) -> list[tuple[str, str]]:
+        """(name, CREATE statement) of every index the schema creates besides the keys."""
+        found = []
+        for statement in self.view_schema():
+            words = statement.split()
+            if words[:5] == ["CREATE", "INDEX", "IF", "NOT", "EXISTS"]:
+                found.append((words[5], statement))
+        return found
+
+    def index_name(self, name: str) -> str:
+        return name
+
+    @contextmanager
+    def without_secondary_indexes(self) -> Iterator[None]:
+        """Drop the secondary indexes for a while (a rebuild into empty tables) and
+        build them again after, whatever happened; opening the view also makes any
+        missing one (``CREATE INDEX IF NOT EXISTS``)."""
+        indexes = self.secondary_indexes()
+        with self.datastore.transaction(commit=True) as cursor:
+            for name, _ in indexes:
+                cursor.execute(f"DROP INDEX IF EXISTS {self.index_name(name)}")
+        try:
+            yield
+        finally:
+            with self.datastore.transaction(commit=True) as cursor:
+                for _, statement in indexes:
+                    cursor.execute(statement)
+
     def dump_tables(self, order_by: dict[str, str]) -> list[dict[str, Any]]:
         """Every row of the named tables, each ordered by its key and tagged with its
         table: what a rebuild must reproduce (the rebuild tests compare these)."""
@@ -186,7 +271,7 @@ class BatchProjection(Projection[SqlView]):
             self.prefetch([event for event, _ in items], rows)
             for event, tracking in items:
                 self.before_apply(event, tracking, rows)
-                self.apply(event, rows)
+                self._handler(type(event))(event, rows)
             self.before_commit(rows)
             last = caught_up_to or items[-1][1]
             if not items or last.notification_id != items[0][1].notification_id:
@@ -194,6 +279,24 @@ class BatchProjection(Projection[SqlView]):
 
     def apply(self, event: Any, rows: Rows) -> None:
         raise NotImplementedError
+
+    def _handler(self, event_type: type) -> Callable[[Any, Rows], None]:
+        """``apply`` as dispatched for one event type, found once: going through the
+        singledispatchmethod descriptor built a new wrapper for every event."""
+        handlers: dict[type, Callable[[Any, Rows], None]] | None = self.__dict__.get("_handlers")
+        if handlers is None:
+            handlers = self.__dict__["_handlers"] = {}
+        handler = handlers.get(event_type)
+        if handler is None:
+            handler = self.apply  # also settles the descriptor's deferred registrations
+            for klass in type(self).__mro__:
+                if "apply" in klass.__dict__:
+                    method = klass.__dict__["apply"]
+                    if isinstance(method, singledispatchmethod):
+                        handler = method.dispatcher.dispatch(event_type).__get__(self, type(self))
+                    break
+            handlers[event_type] = handler
+        return handler
 
     def start_batch(self, rows: Rows) -> None:
         """Called inside the transaction before the batch's events are applied."""
@@ -234,23 +337,14 @@ class BufferedTable:
         self.key = key
         self.columns = columns
         self.group = group or key[0]
-        self._key_at = tuple(columns.index(k) for k in key)
-        self._group_at = columns.index(self.group)
         self._rows: dict[Any, dict[str, Any]] = {}
         self._by_group: dict[Any, list[Any]] = {}
         self._loaded: set[Any] = set()
         self._new: dict[Any, None] = {}
         self._changed: dict[Any, None] = {}
         self._duplicates: list[dict[str, Any]] = []
-        names = ", ".join(columns)
-        self._select = f"SELECT {names} FROM {{{table}}} WHERE {self.group} IN "
-        self._insert = f"INSERT INTO {{{table}}} ({names}) VALUES ({', '.join('?' for _ in columns)})"
-        settable = [c for c in columns if c not in key]
-        self._update = (
-            f"UPDATE {{{table}}} SET {', '.join(f'{c} = ?' for c in settable)}"
-            f" WHERE {' AND '.join(f'{k} = ?' for k in key)}"
-        )
-        self._settable = tuple(settable)
+        self._select = f"SELECT {', '.join(columns)} FROM {{{table}}} WHERE {self.group} IN "
+        self._settable = tuple(c for c in columns if c not in key)
 
     def _key_of(self, row: dict[str, Any]) -> Any:
         return row[self.key[0]] if len(self.key) == 1 else tuple(row[k] for k in self.key)
@@ -312,13 +406,8 @@ class BufferedTable:
             self._changed[key] = None
 
     def flush(self, rows: Rows) -> None:
-        inserted = [self._rows[k] for k in self._new] + self._duplicates
-        rows.execute_many(self._insert, [[row[c] for c in self.columns] for row in inserted])
-        params = []
-        for k in self._changed:
-            row = self._rows[k]
-            params.append([*(row[c] for c in self._settable), *(row[c] for c in self.key)])
-        rows.execute_many(self._update, params)
+        rows.insert_rows(self.table, self.columns, [self._rows[k] for k in self._new] + self._duplicates)
+        rows.update_rows(self.table, self.key, self._settable, [self._rows[k] for k in self._changed])
         self._new.clear()
         self._changed.clear()
         self._duplicates.clear()

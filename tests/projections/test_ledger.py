@@ -18,6 +18,7 @@ from domain.events import local_date
 from domain.rules.rulebook import Rules
 from domain.service import Duban
 from projections.ledger_query import LedgerFilter, LedgerQuery
+from projections import runner
 from projections.runner import Follower
 from tests.integration.county import County, local
 
@@ -253,7 +254,9 @@ def test_a_replayed_position_is_rejected_and_changes_nothing(app: Duban, county:
 
 
 # Rebuild equals live
-def test_rebuild_equals_live(app: Duban, county: County, view: View, store_env: dict[str, str]) -> None:
+def test_rebuild_equals_live(
+    app: Duban, county: County, view: View, store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     follower, query = view
     c = county
     clock = c.clock
@@ -319,6 +322,30 @@ def test_rebuild_equals_live(app: Duban, county: County, view: View, store_env: 
         follower.projection.view.drop_view(app.name)
         Follower(app, follower.projection, batch_size=batch_size).catch_up()
         assert query.all_rows() == live
+
+    # A rebuild from nothing over a long log: bigger batches, no secondary indexes
+    # until the end (here "long" is any log), and the same rows, the indexes back.
+    view = follower.projection.view
+    indexes = _index_names(view)
+    assert {name for name, _ in view.secondary_indexes()} <= indexes
+    monkeypatch.setattr(runner, "INDEXLESS_REBUILD_FROM", 1)
+    view.drop_view(app.name)
+    dropped: list[set[str]] = []
+    Follower(app, follower.projection, batch_size=3, catch_up_batch_size=10).catch_up(
+        progress=lambda *_: dropped.append(_index_names(view))
+    )
+    assert query.all_rows() == live
+    assert dropped and all(not (names & {n for n, _ in view.secondary_indexes()}) for names in dropped)
+    assert _index_names(view) == indexes
+
+
+def _index_names(view: Any) -> set[str]:
+    with view.reading() as rows:
+        if view.placeholder == "?":
+            found = rows.all("SELECT name FROM sqlite_master WHERE type = 'index'")
+            return {r["name"] for r in found}
+        found = rows.all("SELECT indexname FROM pg_indexes WHERE schemaname = ?", (view.datastore.schema,))
+        return {r["indexname"] for r in found}
 
 
 # Waiting for a position
