@@ -28,6 +28,7 @@ from domain.documents import anchor_text, format_code, normalize_code, notice_do
 from domain.finding import NOTICE_DEADLINE_NUMBER, Finding
 from domain.events import local_date
 from domain.unit_notice import UnitNotice
+from projections.bulk_rows import insert_rows
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
 from projections.views import BatchProjection, Rows, SqlView
@@ -83,9 +84,37 @@ class DocumentProjection(BatchProjection):
     #: The log position of the event being applied (see ``before_apply``).
     position = 0
 
+    # The documents made in a batch are kept in memory and inserted at its end
+    # in one statement (projections/bulk_rows.py); a change to one of them is made
+    # in memory, a change to an older one is an UPDATE as before. A rebuild had
+    # been a statement per event.
+    def start_batch(self, rows: Rows) -> None:
+        self._new: dict[str, dict[str, Any]] = {}
+        self._repeated: list[dict[str, Any]] = []
+
     def before_apply(self, event: Any, tracking: Tracking, rows: Rows) -> None:
         super().before_apply(event, tracking, rows)
         self.position = tracking.notification_id
+
+    def before_commit(self, rows: Rows) -> None:
+        made = [*self._new.values(), *self._repeated]
+        insert_rows(rows, "documents", DOCUMENT_COLUMNS, [tuple(d[c] for c, _ in DOCUMENT_COLUMNS) for d in made])
+        self._new, self._repeated = {}, []
+
+    def _insert(self, **row: Any) -> None:
+        document = {**DEFAULTS, **row}
+        if document["document_id"] in self._new:  # inserted twice: fail in the database, as the INSERT did
+            self._repeated.append(document)
+        else:
+            self._new[document["document_id"]] = document
+
+    def _change(self, rows: Rows, document_id: str, **changes: Any) -> None:
+        made = self._new.get(document_id)
+        if made is not None:
+            made.update(changes)
+            return
+        rows.execute(f"UPDATE {{documents}} SET {', '.join(f'{c} = ?' for c in changes)} WHERE document_id = ?",
+                     (*changes.values(), document_id))  # fmt: skip
 
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:
@@ -95,15 +124,12 @@ class DocumentProjection(BatchProjection):
     @apply.register
     def _(self, e: Circular.Drafted, rows: Rows) -> None:
         circular = e.originator_id
-        rows.execute(
-            "INSERT INTO {documents} (document_id, code, kind, source_id, county_id, status, title)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (str(circular), verification_code(circular), e.kind, str(circular), str(e.county_id), DRAFT, e.title),
-        )
+        self._insert(document_id=str(circular), code=verification_code(circular), kind=e.kind, source_id=str(circular),
+                     county_id=str(e.county_id), status=DRAFT, title=e.title)  # fmt: skip
 
     @apply.register
     def _(self, e: Circular.Edited, rows: Rows) -> None:
-        rows.execute("UPDATE {documents} SET title = ? WHERE document_id = ?", (e.title, str(e.originator_id)))
+        self._change(rows, str(e.originator_id), title=e.title)
 
     @apply.register
     def _(self, e: Circular.Issued, rows: Rows) -> None:
@@ -111,10 +137,8 @@ class DocumentProjection(BatchProjection):
 
     @apply.register
     def _(self, e: Circular.Revoked, rows: Rows) -> None:
-        rows.execute(
-            "UPDATE {documents} SET status = ?, revoked_at = ?, revoked_reason = ? WHERE document_id = ?",
-            (REVOKED, e.timestamp.isoformat(), e.reason, str(e.originator_id)),
-        )
+        self._change(rows, str(e.originator_id), status=REVOKED, revoked_at=e.timestamp.isoformat(),
+                     revoked_reason=e.reason)  # fmt: skip
 
     @apply.register
     def _(self, e: Circular.DocumentRegistered, rows: Rows) -> None:
@@ -124,12 +148,10 @@ class DocumentProjection(BatchProjection):
     @apply.register
     def _(self, e: Finding.Filed, rows: Rows) -> None:
         document = notice_document_id(e.originator_id, NOTICE_DEADLINE_NUMBER)
-        rows.execute(
-            "INSERT INTO {documents} (document_id, code, kind, source_id, county_id, unit_id, cadre_ids, status,"
-            " title) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (str(document), verification_code(document), FINDING_NOTICE, str(e.originator_id), str(e.county_id),
-             str(e.unit_id), json.dumps([str(c) for c in e.cadre_ids]), DRAFT, f"“{e.check_item}”问题整改通知书"),
-        )  # fmt: skip
+        self._insert(document_id=str(document), code=verification_code(document), kind=FINDING_NOTICE,
+                     source_id=str(e.originator_id), county_id=str(e.county_id), unit_id=str(e.unit_id),
+                     cadre_ids=json.dumps([str(c) for c in e.cadre_ids]), status=DRAFT,
+                     title=f"“{e.check_item}”问题整改通知书")  # fmt: skip
 
     @apply.register
     def _(self, e: Finding.NoticeIssued, rows: Rows) -> None:
@@ -146,17 +168,15 @@ class DocumentProjection(BatchProjection):
         notice = e.originator_id
         cadres: dict[str, None] = {}
         for finding_id in e.finding_ids:
-            row = rows.one("SELECT cadre_ids FROM {documents} WHERE document_id = ?",
-                           (str(notice_document_id(finding_id, NOTICE_DEADLINE_NUMBER)),))  # fmt: skip
+            document_id = str(notice_document_id(finding_id, NOTICE_DEADLINE_NUMBER))
+            row = self._new.get(document_id) or rows.one("SELECT cadre_ids FROM {documents} WHERE document_id = ?",
+                                                         (document_id,))  # fmt: skip
             for cadre in json.loads(row["cadre_ids"]) if row else []:
                 cadres[cadre] = None
-        rows.execute(
-            "INSERT INTO {documents} (document_id, code, kind, source_id, county_id, unit_id, cadre_ids, status,"
-            " title, issued_at, issued_on, issued_by, issued_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (str(notice), verification_code(notice), UNIT_NOTICE, str(notice), str(e.county_id), str(e.unit_id),
-             json.dumps(list(cadres)), ISSUED, "单位整改通知书", e.timestamp.isoformat(), e.issued_on,
-             str(e.actor_id), self.position),
-        )  # fmt: skip
+        self._insert(document_id=str(notice), code=verification_code(notice), kind=UNIT_NOTICE, source_id=str(notice),
+                     county_id=str(e.county_id), unit_id=str(e.unit_id), cadre_ids=json.dumps(list(cadres)),
+                     status=ISSUED, title="单位整改通知书", issued_at=e.timestamp.isoformat(), issued_on=e.issued_on,
+                     issued_by=str(e.actor_id), issued_position=self.position)  # fmt: skip
 
     @apply.register
     def _(self, e: UnitNotice.DocumentRegistered, rows: Rows) -> None:
@@ -164,21 +184,28 @@ class DocumentProjection(BatchProjection):
 
     # Shared steps
     def _issued(self, rows: Rows, document_id: str, e: Any, number: str | None, issued_on: str) -> None:
-        rows.execute(
-            "UPDATE {documents} SET status = ?, document_number = COALESCE(?, document_number), issued_at = ?,"
-            " issued_on = ?, issued_by = ?, issued_position = ? WHERE document_id = ?",
-            (ISSUED, number, e.timestamp.isoformat(), issued_on, str(e.actor_id), self.position, document_id),
-        )
+        changes: dict[str, Any] = {"status": ISSUED}
+        if number is not None:  # else the number stays as it is
+            changes["document_number"] = number
+        self._change(rows, document_id, **changes, issued_at=e.timestamp.isoformat(), issued_on=issued_on,
+                     issued_by=str(e.actor_id), issued_position=self.position)  # fmt: skip
 
-    @staticmethod
-    def _registered(rows: Rows, document_id: str, e: Any) -> None:
+    def _registered(self, rows: Rows, document_id: str, e: Any) -> None:
         head, position = e.anchor_head, e.anchor_position  # "" and 0 on events from before anchors
-        rows.execute(
-            "UPDATE {documents} SET sha256 = ?, size = ?, renderer = ?, registered_at = ?, title = ?,"
-            " document_number = ?, anchor_head = ?, anchor_position = ? WHERE document_id = ?",
-            (e.sha256, e.size, e.renderer, e.timestamp.isoformat(), e.title, e.document_number, head or None,
-             position or None, document_id),
-        )  # fmt: skip
+        self._change(rows, document_id, sha256=e.sha256, size=e.size, renderer=e.renderer,
+                     registered_at=e.timestamp.isoformat(), title=e.title, document_number=e.document_number,
+                     anchor_head=head or None, anchor_position=position or None)  # fmt: skip
+
+
+DOCUMENT_COLUMNS = (
+    ("document_id", "text"), ("code", "text"), ("kind", "text"), ("source_id", "text"), ("county_id", "text"),
+    ("unit_id", "text"), ("cadre_ids", "text"), ("status", "text"), ("document_number", "text"), ("title", "text"),
+    ("issued_at", "text"), ("issued_on", "text"), ("issued_by", "text"), ("sha256", "text"), ("size", "integer"),
+    ("renderer", "text"), ("registered_at", "text"), ("revoked_at", "text"), ("revoked_reason", "text"),
+    ("issued_position", "bigint"), ("anchor_head", "text"), ("anchor_position", "bigint"),
+)  # fmt: skip
+#: What a new document holds in the columns its INSERT left to the table's defaults.
+DEFAULTS: dict[str, Any] = {**{c: None for c, _ in DOCUMENT_COLUMNS}, "cadre_ids": "[]", "document_number": ""}
 
 
 @dataclass(frozen=True)
