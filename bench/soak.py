@@ -304,6 +304,8 @@ class Figures:
                 self.latencies[kind].append(elapsed)
             elif status == 409:
                 self.refused[kind] += 1
+                if len(self.samples) < 12:
+                    self.samples.append(f"{kind}: refused {detail[:200]}")
             else:
                 self.failed[kind] += 1
                 if len(self.samples) < 12:
@@ -560,9 +562,11 @@ def rq_counts(redis_url: str) -> dict[str, int]:
         connection.close()
 
 
-def settle(env: dict[str, str], redis_url: str, tracks: list[Track], seconds: float) -> tuple[bool, str]:
+def settle(env: dict[str, str], redis_url: str, tracks: list[Track], seconds: float, processes: Processes
+           ) -> tuple[bool, str]:  # fmt: skip
     """Wait until every filed finding has its notice, no job is queued or running, and
-    every view is at the log's head, the head unchanged over two looks."""
+    every view is at the log's head, the head unchanged over two looks; not at all once
+    a process has exited (nothing would catch up)."""
     from projections.runner import PROJECTIONS
     from projections.storage import open_application
 
@@ -574,6 +578,9 @@ def settle(env: dict[str, str], redis_url: str, tracks: list[Track], seconds: fl
         progress = time.monotonic() + 15.0
         waiting = [t for t in tracks if t.finding_id and t.status == "filed"]
         while time.monotonic() < deadline:
+            died = processes.died()
+            if died:
+                return False, f"{', '.join(died)} exited; {state}"
             waiting = [t for t in waiting if app.finding(UUID(t.finding_id)).status == "filed"]
             jobs = rq_counts(redis_url)
             head = app.position()
@@ -733,7 +740,7 @@ def report(args: argparse.Namespace, figures: Figures, elapsed: float, checks: d
     lines.append(f"reads before acknowledging: {figures.reads}; acknowledgements postponed (notice not yet issued): "
                  f"{figures.postponed}")  # fmt: skip
     for sample in figures.samples:
-        lines.append(f"#   failed: {sample}")
+        lines.append(f"#   not ok: {sample}")
     lines.append(f"restarts done: {len(figures.restarts)}")
     lines.extend(f"  {r}" for r in figures.restarts)
     for name, value in notes.items():
@@ -775,8 +782,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def exclusive(names: list[str]) -> list[Any]:
+    """Hold a lock file for each name (the Redis database, the store) for the whole run:
+    a second soak on either would flush or drop the first one's."""
+    import fcntl
+    import hashlib
+
+    held = []
+    for name in names:
+        path = Path(tempfile.gettempdir()) / f"duban-soak-{hashlib.sha1(name.encode()).hexdigest()[:12]}.lock"
+        handle = path.open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            for other in held:
+                other.close()
+            raise SystemExit(f"another soak is using {name}: wait for it, or choose another") from None
+        held.append(handle)
+    return held
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    locks = exclusive([f"redis db {args.redis_db}", f"store {args.store}"])
+    try:
+        return soak(args)
+    finally:
+        for handle in locks:
+            handle.close()
+
+
+def soak(args: argparse.Namespace) -> int:
     clear_environment(STORE_CHOOSING, "--store chooses the store")
     from projections.runner import PROJECTIONS
 
@@ -835,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
         died = processes.died()
         log(f"driving done ({figures.ticks} commands); waiting for the background work and the views …")
         settled_at = time.perf_counter()
-        settled, state = settle(store_env, redis_url, driver.tracks, args.settle_seconds)
+        settled, state = settle(store_env, redis_url, driver.tracks, args.settle_seconds, processes)
         notes["settling"] = f"{time.perf_counter() - settled_at:.1f} s, {state}"
         jobs = rq_counts(redis_url)
         stopped_at = time.perf_counter()
