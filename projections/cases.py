@@ -5,12 +5,15 @@ from the events alone."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
+from projections.bulk_rows import in_chunks, insert_rows, placeholders
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
 from projections.views import BatchProjection, Rows, SqlView
@@ -36,6 +39,11 @@ class CaseSchema(SqlView):
     )
 
 
+LINK_COLUMNS = (("case_id", "text"), ("finding_id", "text"), ("number", "integer"), ("linked_at", "text"))
+SANCTION_COLUMNS = (("case_id", "text"), ("number", "integer"), ("sanction", "text"), ("subject", "text"),
+                    ("note", "text"), ("recorded_at", "text"))  # fmt: skip
+
+
 class CaseSQLiteView(CaseSchema, SQLiteView):
     pass
 
@@ -50,6 +58,38 @@ class CaseProjection(BatchProjection):
         get_topic(cls)
         for cls in (Case.Opened, Case.FindingsLinked, Case.HearingRecorded, Case.SanctionRecorded, Case.Closed)
     )
+
+    # How many findings and sanctions each case of the batch has is read once for
+    # the batch (not a COUNT per event, each a round trip on PostgreSQL), and the
+    # rows linking findings and recording sanctions are inserted at its end.
+    def process_batch(self, items: Sequence[tuple[Any, Tracking]], caught_up_to: Tracking | None = None) -> None:
+        self._cases = list(dict.fromkeys(str(event.originator_id) for event, _ in items))
+        super().process_batch(items, caught_up_to)
+
+    def start_batch(self, rows: Rows) -> None:
+        cases, self._cases = getattr(self, "_cases", []), []
+        self._numbers: dict[tuple[str, str], int] = {}
+        for table in ("case_findings", "case_sanctions"):
+            self._numbers.update({(table, c): 0 for c in cases})
+            for chunk in in_chunks(cases):
+                for r in rows.all(f"SELECT case_id, COUNT(*) AS n FROM {{{table}}} WHERE case_id IN"
+                                  f" ({placeholders(len(chunk))}) GROUP BY case_id", chunk):  # fmt: skip
+                    self._numbers[(table, r["case_id"])] = int(r["n"])
+        self._links: list[tuple[str, str, int, str]] = []
+        self._sanctions: list[tuple[str, int, str, str, str, str]] = []
+
+    def before_commit(self, rows: Rows) -> None:
+        insert_rows(rows, "case_findings", LINK_COLUMNS, self._links)
+        insert_rows(rows, "case_sanctions", SANCTION_COLUMNS, self._sanctions)
+        self._links, self._sanctions = [], []
+
+    def _next(self, rows: Rows, table: str, case_id: str) -> int:
+        """The number of the case's next row in ``table``."""
+        number = self._numbers.get((table, case_id))
+        if number is None:  # a case the batch did not announce
+            number = int(rows.one(f"SELECT COUNT(*) AS n FROM {{{table}}} WHERE case_id = ?", (case_id,))["n"])
+        self._numbers[(table, case_id)] = number + 1
+        return number + 1
 
     @singledispatchmethod
     def apply(self, event: Any, rows: Rows) -> None:
@@ -84,12 +124,7 @@ class CaseProjection(BatchProjection):
     @apply.register
     def _(self, e: Case.SanctionRecorded, rows: Rows) -> None:
         case_id, at = str(e.originator_id), e.timestamp.isoformat()
-        found = rows.one("SELECT COUNT(*) AS n FROM {case_sanctions} WHERE case_id = ?", (case_id,))
-        rows.execute(
-            "INSERT INTO {case_sanctions} (case_id, number, sanction, subject, note, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (case_id, int(found["n"]) + 1, e.sanction, e.subject, e.note, at),
-        )
+        self._sanctions.append((case_id, self._next(rows, "case_sanctions", case_id), e.sanction, e.subject, e.note, at))
         self._touch(rows, case_id, at)
 
     @apply.register
@@ -100,16 +135,9 @@ class CaseProjection(BatchProjection):
             (e.conclusion, at, at, str(e.originator_id)),
         )
 
-    @staticmethod
-    def _link(rows: Rows, case_id: str, finding_ids: Any, at: str) -> None:
-        found = rows.one("SELECT COUNT(*) AS n FROM {case_findings} WHERE case_id = ?", (case_id,))
-        number = int(found["n"])
+    def _link(self, rows: Rows, case_id: str, finding_ids: Any, at: str) -> None:
         for finding_id in finding_ids:
-            number += 1
-            rows.execute(
-                "INSERT INTO {case_findings} (case_id, finding_id, number, linked_at) VALUES (?, ?, ?, ?)",
-                (case_id, str(finding_id), number, at),
-            )
+            self._links.append((case_id, str(finding_id), self._next(rows, "case_findings", case_id), at))
 
     @staticmethod
     def _touch(rows: Rows, case_id: str, at: str) -> None:
