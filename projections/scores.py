@@ -58,6 +58,8 @@ class ScoreSchema(SqlView):
     )  # fmt: skip
     schema_statements = (
         *SCORE_UNITS.schema(),
+        # A county's organisation as it stood (the ranking page) without reading every county's.
+        "CREATE INDEX IF NOT EXISTS score_units_days_county ON {score_units_days} (county_id, day)",
         "CREATE TABLE IF NOT EXISTS {score_rulebooks} ("
         " county_id TEXT NOT NULL, rulebook_id TEXT NOT NULL, version INTEGER NOT NULL, in_force_from TEXT NOT NULL,"
         " base_score TEXT NOT NULL, period_kind TEXT NOT NULL, day TEXT NOT NULL,"

@@ -269,11 +269,38 @@ class ScoreQuery:
                     score.met += int(r["met"] or 0)
         return scores, base, version
 
-    def ranking(self, county_id: str, period: str, as_of: date) -> Ranking:
+    def _scores_once(
+        self, county_id: str, period: str, as_of: date, units: dict[str, dict[str, Any]], memo: dict[str, Any] | None
+    ) -> tuple[dict[str, UnitScore], Decimal, int | None]:
+        """``_scores``, computed once per period for one page (``memo``)."""
+        if memo is None:
+            return self._scores(county_id, period, as_of, units)
+        if period not in memo:
+            memo[period] = self._scores(county_id, period, as_of, units)
+        return memo[period]  # type: ignore[no-any-return]
+
+    def ranking_and_trend(
+        self, county_id: str, period: str, as_of: date, count: int = TREND_PERIODS
+    ) -> tuple[Ranking, tuple[list[str], dict[str, list[Decimal | None]]]]:
+        """``ranking`` and ``averages_trend`` for one page: the organisation read once and
+        each period's scores once (the trend's periods include the ranking's two)."""
         units = self.units(county_id, as_of)
-        current, base, version = self._scores(county_id, period, as_of, units)
+        memo: dict[str, Any] = {}
+        ranking = self.ranking(county_id, period, as_of, units=units, memo=memo)
+        return ranking, self.averages_trend(county_id, period, as_of, count, units=units, memo=memo)
+
+    def ranking(
+        self,
+        county_id: str,
+        period: str,
+        as_of: date,
+        units: dict[str, dict[str, Any]] | None = None,
+        memo: dict[str, Any] | None = None,
+    ) -> Ranking:
+        units = self.units(county_id, as_of) if units is None else units
+        current, base, version = self._scores_once(county_id, period, as_of, units, memo)
         previous_period = periods.previous(period)
-        earlier, _, _ = self._scores(county_id, previous_period, as_of, units)
+        earlier, _, _ = self._scores_once(county_id, previous_period, as_of, units, memo)
         by_kind: dict[str, list[UnitScore]] = {kind: [] for kind in RANKED_KINDS}
         for score in current.values():
             by_kind[score.kind].append(score)
@@ -386,11 +413,17 @@ class ScoreQuery:
         return points
 
     def averages_trend(
-        self, county_id: str, period: str, as_of: date, count: int = TREND_PERIODS
+        self,
+        county_id: str,
+        period: str,
+        as_of: date,
+        count: int = TREND_PERIODS,
+        units: dict[str, dict[str, Any]] | None = None,
+        memo: dict[str, Any] | None = None,
     ) -> tuple[list[str], dict[str, list[Decimal | None]]]:
         """Over the recent periods: each zone's towns' average, and each kind's
         county-wide average (the lines of the ranking page's trend chart)."""
-        units = self.units(county_id, as_of)
+        units = self.units(county_id, as_of) if units is None else units
         zones = sorted(
             ((u["name"], unit_id) for unit_id, u in units.items() if u["kind"] == "zone" and not u["retired"])
         )
@@ -399,7 +432,7 @@ class ScoreQuery:
         series.update({f"全县{KIND_LABELS[kind]}平均": [] for kind in RANKED_KINDS})
         for each in recent:
             started = periods.bounds(each)[0] <= as_of
-            scores = self._scores(county_id, each, as_of, units)[0] if started else {}
+            scores = self._scores_once(county_id, each, as_of, units, memo)[0] if started else {}
             for name, zone_id in zones:
                 towns = [s.score for s in scores.values() if s.kind == "town" and s.parent_id == zone_id]
                 series[name].append(_average(towns))

@@ -58,8 +58,8 @@ def ranking() -> Any:
     actor, day, as_of = _moment()
     period = period_from(request.args, day)
     kind = _kind_from(request.args)
-    result: Ranking = runtime().scores.ranking(str(actor.county_id), period, day)
-    trend_periods, trend = runtime().scores.averages_trend(str(actor.county_id), period, day)
+    # One call: the trend's periods include the ranking's two, each computed once.
+    result, (trend_periods, trend) = runtime().scores.ranking_and_trend(str(actor.county_id), period, day)
     links = {"period": period, "as_of": as_of.isoformat() if as_of else None}
     return render_template(
         "pages/scores.html",
