@@ -849,7 +849,7 @@ def soak(args: argparse.Namespace) -> int:
     checks: dict[str, list[str]] = {}
     notes: dict[str, str] = {"run folder": str(run_dir)}
     counts: dict[str, int] = {}
-    elapsed = 0.0
+    elapsed = driving_began = 0.0
     try:
         log(f"soak: store {args.store}, Redis db {args.redis_db}, run folder {run_dir}")
         setup_at = time.perf_counter()
@@ -867,6 +867,7 @@ def soak(args: argparse.Namespace) -> int:
         chaos = threading.Thread(target=restarting, args=(processes, seconds, figures, stopping, args.restarts),
                                  name="restarts", daemon=True)  # fmt: skip
         chaos.start()
+        driving_began = time.monotonic()
         elapsed = driver.run(seconds, args.max_commands, stopping)
         chaos.join()
         died = processes.died()
@@ -905,10 +906,16 @@ def soak(args: argparse.Namespace) -> int:
         if isinstance(error, Exception):
             log(traceback.format_exc())
         checks["the run itself"] = [f"stopped by {error!r} (see the logs in {logs})"]
+        if not elapsed and driving_began:
+            elapsed = time.monotonic() - driving_began
     finally:
         stopping.set()
         processes.stop_all()
         left = left_behind(run_dir)
+        patience = time.monotonic() + 15.0
+        while left and time.monotonic() < patience:  # rq's work horse (a session of its own) finishing its job
+            time.sleep(0.5)
+            left = left_behind(run_dir)
         checks["no process left behind"] = [f"still running: pid {pid}" for pid in left]
         for pid in left:  # stopped after all, so that a failed run leaves nothing either
             try:
