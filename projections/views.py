@@ -344,6 +344,7 @@ class BufferedTable:
         self._changed: dict[Any, None] = {}
         self._duplicates: list[dict[str, Any]] = []
         self._select = f"SELECT {', '.join(columns)} FROM {{{table}}} WHERE {self.group} IN "
+        self._select_any = f"SELECT {', '.join(columns)} FROM {{{table}}} WHERE {self.group} = ANY(?)"
         self._settable = tuple(c for c in columns if c not in key)
 
     def _key_of(self, row: dict[str, Any]) -> Any:
@@ -360,9 +361,18 @@ class BufferedTable:
     def load(self, rows: Rows, groups: Any) -> None:
         """Read the stored rows of these groups (keys, for a one-column key) not read yet."""
         wanted = [g for g in dict.fromkeys(groups) if g not in self._loaded]
-        for start in range(0, len(wanted), LOAD_CHUNK):
-            chunk = wanted[start : start + LOAD_CHUNK]
-            found = rows.all(self._select + f"({', '.join('?' for _ in chunk)})", chunk)
+        if not wanted:
+            return
+        if rows.bulk_json:
+            # One array parameter: one statement text, prepared once (hundreds of
+            # placeholders made psycopg convert a new query text every batch).
+            results = [rows.all(self._select_any, (wanted,))]
+        else:
+            results = [
+                rows.all(self._select + f"({', '.join('?' for _ in chunk)})", chunk)
+                for chunk in (wanted[i : i + LOAD_CHUNK] for i in range(0, len(wanted), LOAD_CHUNK))
+            ]
+        for found in results:
             for stored in found:
                 row = {c: stored[c] for c in self.columns}
                 key = self._key_of(row)
