@@ -352,6 +352,7 @@ def main() -> None:
     from projections.storage import open_application
 
     began = time.monotonic()
+    load_before = os.getloadavg()
     with bench_schema(args.schema) as store_env:
         log(f"loading the demo county into PostgreSQL schema {args.schema} …")
         summary = load_demo(store_env, datetime.now(timezone.utc))
@@ -373,7 +374,9 @@ def main() -> None:
     print(f"# bench/web.py: {args.users} users, {args.seconds:g} s a scenario, think time {args.think:g} s "
           f"(exponential mean), gunicorn {args.workers} workers × {args.threads} threads, PostgreSQL store, demo "
           f"county ({len(summary.finding_ids)} findings, {summary.events_written} events); {time.monotonic() - began:.0f} s")  # fmt: skip
-    for name, value in machine_facts(["postgres"], ("load average before", " ".join(f"{x:.2f}" for x in os.getloadavg()))):
+    loads = ("load average (1, 5, 15 min) at start / end",
+             f"{' '.join(f'{x:.2f}' for x in load_before)} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for name, value in machine_facts(["postgres"], loads):
         print(f"#   {name}: {value}")
     print(f"{'scenario':<44} {'requests':>9} {'req/s':>8} {'median ms':>10} {'p95 ms':>8} {'errors':>7}")
     saturated = None
