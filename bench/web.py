@@ -186,7 +186,7 @@ def create_tables(store_env: dict[str, str]) -> None:
 
 
 @contextmanager
-def serving(store_env: dict[str, str], workers: int, threads: int) -> Iterator[str]:
+def serving(store_env: dict[str, str], workers: int, threads: int, only: list[str] | None = None) -> Iterator[str]:
     """The projector process and gunicorn (``workers`` gthread workers × ``threads``,
     services mode, as the Procfile runs them) on ``store_env``; yields the base URL
     once every worker has loaded the app, and stops both (their process groups) on
@@ -209,7 +209,8 @@ def serving(store_env: dict[str, str], workers: int, threads: int) -> Iterator[s
            "DUBAN_SECRET_KEY": uuid4().hex, "DUBAN_DOCUMENTS_DIR": str(scratch / "documents"),
            "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
     processes = [
-        subprocess.Popen([str(BIN / "python"), "-m", "projections.runner"], cwd=REPO_ROOT,
+        subprocess.Popen([str(BIN / "python"), "-m", "projections.runner", *(["--only", ",".join(only)] if only else [])],
+                         cwd=REPO_ROOT,
                          env={**env, "POSTGRES_MAX_OVERFLOW": "0"},
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
         subprocess.Popen([str(BIN / "gunicorn"), "--config", str(config), "--bind", f"127.0.0.1:{port}",

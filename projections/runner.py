@@ -74,10 +74,12 @@ class Follower:
     def position(self) -> int:
         return self.projection.view.max_tracking_id(self.app.name) or 0
 
-    def step(self) -> int:
-        """Process one batch; returns how many events it processed."""
+    def step(self, stop: int | None = None) -> int:
+        """Process one batch (of events up to ``stop``, if given); returns how many events it processed."""
         start = self.position
         head = self.app.recorder.max_notification_id() or 0
+        if stop is not None:
+            head = min(head, stop)
         if head <= start:
             return 0
         limit = self.catch_up_batch_size if head - start > self.batch_size else self.batch_size
@@ -93,28 +95,31 @@ class Follower:
         self.projection.process_batch(items, caught_up_to=caught_up)
         return len(items) if items else (1 if exhausted else 0)
 
-    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Process until the view has reached the log's head as it was on entry.
+    def catch_up(self, progress: Callable[[int, int], None] | None = None, stop: int | None = None) -> int:
+        """Process until the view has reached the log's head as it was on entry
+        (or ``stop``, if given: a bench measuring a rebuild over part of a long log).
 
         A view rebuilt from nothing over a long log is written without its
         secondary indexes, which are built once at the end: keeping them up to
         date row by row was a large share of a rebuild's writes."""
         view = self.projection.view
         head = self.app.recorder.max_notification_id() or 0
+        if stop is not None:
+            head = min(head, stop)
         from_scratch = (
             hasattr(view, "without_secondary_indexes")
             and self.position == 0
             and head >= INDEXLESS_REBUILD_FROM
         )
         if not from_scratch:
-            return self._catch_up(progress)
+            return self._catch_up(progress, stop)
         with view.without_secondary_indexes():
-            return self._catch_up(progress)
+            return self._catch_up(progress, stop)
 
-    def _catch_up(self, progress: Callable[[int, int], None] | None) -> int:
+    def _catch_up(self, progress: Callable[[int, int], None] | None, stop: int | None) -> int:
         processed = 0
         while True:
-            done = self.step()
+            done = self.step(stop)
             if progress:
                 progress(self.position, self.app.recorder.max_notification_id() or 0)
             if done == 0:
