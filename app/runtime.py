@@ -25,7 +25,7 @@ from domain.events import local_date
 from projections.inbox_query import InboxQuery
 from projections.ledger_query import LedgerQuery
 from app.labels import VIEW_LABELS
-from projections.runner import PROJECTIONS, Follower
+from projections.runner import CATCH_UP_BATCH, PROJECTIONS, Follower
 from projections.circulars import CircularQuery
 from projections.audit_chain import AuditChainQuery
 from projections.cases import CaseQuery
@@ -52,7 +52,7 @@ class FollowedView:
     def __init__(self, duban: Any, projection: Any):
         self.duban = duban
         self.projection = projection
-        self.follower = Follower(duban, projection)
+        self.follower = Follower(duban, projection, catch_up_batch_size=CATCH_UP_BATCH)
         self.running = False
 
     def start(self) -> None:
@@ -202,11 +202,11 @@ class Runtime:
         with self._lock:
             was_running = view.running
             view.stop()
-            view.follower = Follower(self.duban, view.projection)
+            view.follower = Follower(self.duban, view.projection, catch_up_batch_size=CATCH_UP_BATCH)
             try:
                 yield view.follower
             finally:
-                view.follower = Follower(self.duban, view.projection)
+                view.follower = Follower(self.duban, view.projection, catch_up_batch_size=CATCH_UP_BATCH)
                 if was_running:
                     self.ensure_started()
 

@@ -78,7 +78,7 @@ from domain.rules.deductions import period_of  # noqa: E402
 from domain.service import TravellingClock  # noqa: E402
 from projections.audit_verify import StoreReader  # noqa: E402
 from projections.ledger_query import LedgerFilter  # noqa: E402
-from projections.runner import PROJECTIONS, Follower, ledger_projection  # noqa: E402
+from projections.runner import CATCH_UP_BATCH, PROJECTIONS, Follower, ledger_projection  # noqa: E402
 from projections.storage import POSTGRES, open_application, persistence_module  # noqa: E402
 
 TARGETS = {
@@ -131,8 +131,6 @@ class Figures:
 # 1. Rebuild ----------------------------------------------------------------------------
 
 
-#: The rebuild's batches (``Follower.catch_up_batch_size``, as the projector catches up).
-CATCH_UP_BATCH = 5000
 
 
 def read_rates(app: Any, head: int) -> dict[str, float]:

@@ -41,6 +41,11 @@ from projections.wakeup import listen_for_writes
 log = logging.getLogger("duban.projector")
 
 
+#: Batch size of the processes' followers while far behind the head (a rebuild,
+#: a restart after a pause): bigger batches rebuilt the big views 2-4 times
+#: faster than the live batch of 500 (bench/province.py).
+CATCH_UP_BATCH = 5000
+
 #: A rebuild from nothing over at least this many log positions drops the
 #: view's secondary indexes first (``Follower.catch_up``).
 INDEXLESS_REBUILD_FROM = 20_000
@@ -254,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     app = open_application()
     projections = [make(None) for make in chosen.values()]
     # Each view is followed only while this process holds its lease; another process waits.
-    followers = [LeasedFollower(app, p, lambda p=p: Follower(app, p)) for p in projections]
+    followers = [LeasedFollower(app, p, lambda p=p: Follower(app, p, catch_up_batch_size=CATCH_UP_BATCH)) for p in projections]
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
