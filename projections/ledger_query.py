@@ -247,6 +247,23 @@ class LedgerQuery:
             found = rows.all(statement, [*source_params, *params])
         return {r["status"]: int(r["n"]) for r in found}
 
+    def overdue_by_county(self, county_ids: list[str], today: date, as_of: date | None = None) -> dict[str, int]:
+        """Per county, the findings still being rectified past their deadline (what
+        ``status_counts`` with ``overdue_only`` sums to for one county), for many
+        counties in one grouped query; a county with none is left out."""
+        if not county_ids:
+            return {}
+        f = LedgerFilter(as_of=as_of)
+        statement, params = self._sources(
+            f,
+            "SELECT f.county_id AS county_id, COUNT(*) AS n FROM {F} f"
+            f" WHERE f.county_id IN ({', '.join('?' for _ in county_ids)})"
+            " AND f.status IN ('open', 'acknowledged') AND f.deadline < ? GROUP BY f.county_id",
+        )
+        with self.view.reading() as rows:
+            found = rows.all(statement, [*params, *county_ids, (as_of or today).isoformat()])
+        return {r["county_id"]: int(r["n"]) for r in found}
+
     def dashboard(
         self, county_id: str, today: date, period_start: date, period_end: date, as_of: date | None = None
     ) -> list[dict[str, Any]]:

@@ -172,6 +172,17 @@ def _rank(items: list[Any], key: Any) -> None:
             item.rank = position
 
 
+def base_in_force(versions: list[Any], start: date) -> tuple[Decimal, int | None]:
+    """The base score and version of the rulebook in force on a period's first
+    day, from a county's versions recorded by the day asked about (ordered by
+    in_force_from, version); the first one if none was yet, the default if none."""
+    if not versions:
+        return DEFAULT_RULES.base_score, None
+    in_force = [v for v in versions if v["in_force_from"] <= start.isoformat()] or versions[:1]
+    chosen = in_force[-1]
+    return Decimal(chosen["base_score"]), int(chosen["version"])
+
+
 class ScoreQuery:
     def __init__(self, view: SqlView):
         self.view = view
@@ -203,11 +214,7 @@ class ScoreQuery:
                 " WHERE county_id = ? AND day <= ? ORDER BY in_force_from, version",
                 (county_id, as_of.isoformat()),
             )
-        if not versions:
-            return DEFAULT_RULES.base_score, None
-        in_force = [v for v in versions if v["in_force_from"] <= start.isoformat()] or versions[:1]
-        chosen = in_force[-1]
-        return Decimal(chosen["base_score"]), int(chosen["version"])
+        return base_in_force(versions, start)
 
     # Scores
     def _scores(

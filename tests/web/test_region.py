@@ -6,6 +6,8 @@ to a member county's ranking and ledger, and the same through the API."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -14,10 +16,11 @@ import pytest
 
 from app.auth.passwords import hash_password
 from domain.errors import NotPermitted
-from domain.events import COMMAND, REGION, SYSTEM_ACTOR
+from domain.events import COMMAND, REGION, SYSTEM_ACTOR, local_date
 from domain.org import RegionRoleNotGrantable
 from domain.region import CountyAlreadyMember, NotACounty
 from domain.service import TravellingClock
+from projections.region_query import CountyRanking, county_ranking, county_ranking_from_rankings
 from tests.web.conftest import County, act_as, build_county, post, text_of
 
 PASSWORD = "yulin-office-2026"
@@ -186,3 +189,75 @@ def test_flask_county_and_region_commands(app: Any, county: County) -> None:
     client = app.test_client()
     assert post(client, "/sign-in", {"login": "shaanxi", "password": PASSWORD}).status_code == 303
     assert client.get("/region").status_code == 200
+
+
+def figures(result: CountyRanking) -> list[dict[str, Any]]:
+    """Every field of every county, Decimals as text (their exponent shows on the page)."""
+    return [
+        {k: str(v) if isinstance(v, Decimal) else v for k, v in {**c.__dict__, "change": c.change}.items()}
+        for c in result.counties
+    ]
+
+
+def test_the_grouped_county_ranking_equals_one_ranking_per_county(
+    county: County, other: County, app: Any, clock: TravellingClock
+) -> None:
+    """The region page sums every county's towns and departments in a few grouped
+    queries; here it gives, field for field, what each county's own unit ranking
+    gives, across counties with different rulebooks, a base changed between two
+    periods, villages answered for by their towns, a department, a retired town (its village's deduction counts for no one),
+    a reversed deduction, a withdrawn finding, and days in the past."""
+    d = county.duban
+    third = build_county(app, clock, name="佳县", login_prefix="jx-")
+    command = county.actor(county.command, COMMAND)
+    other_inspector = other.actor(other.inspector, "inspector")
+    department = d.register_unit(name="县农业农村局", kind="department", parent_id=other.county).id
+    # 米脂县 scores on 120 from 2027: 2027Q1 is compared on 120, 2026Q4 (on 100) put on the same scale.
+    stricter = replace(d.rules_in_force(county.county).rules, base_score=Decimal("120"))
+    d.adopt_rules(county.county, stricter, date(2027, 1, 1), command)
+
+    # 2026Q4: missed deadlines in a village (its town answers), a town and a department; one closed, one withdrawn.
+    late = [county.file(county.village_a1), county.file(county.town_b), other.file(department), third.file(third.village_a2)]
+    kept, dropped = other.file(other.village_a1), other.file(other.town_b)
+    d.withdraw_finding(dropped, "重复登记", other_inspector)
+    clock.advance(days=20)
+    for finding in late:
+        d.record_missed_deadline(finding)
+    unit = other.actor(other.unit_a1, "unit")
+    d.acknowledge_notice(kept, unit)
+    d.submit_rectification(kept, "已补齐收入测算", unit)
+    d.accept_rectification(kept, other_inspector)
+    d.reverse_deduction(late[0], 1, "申诉成立", command)
+    # 佳县 retires the town above the village that missed its deadline: no scored unit answers for it any more.
+    d.retire_unit(third.town_a, "撤并", third.actor(third.command, COMMAND))
+    autumn = local_date(clock())
+
+    # 2027Q1: more deductions in 米脂县, none elsewhere.
+    clock.advance(days=90)
+    again = county.file(county.village_a2)
+    county.file(county.town_a)
+    clock.advance(days=20)
+    d.record_missed_deadline(again)
+    assert county.runtime.wait_for(d.position(), views=["scores", "ledger"])
+
+    rt = county.runtime
+    members = [(str(c.county), name) for c, name in ((county, "米脂县"), (other, "绥德县"), (third, "佳县"))]
+    today = local_date(clock())
+    cases = [
+        ("2027Q1", today, None), ("2026Q4", today, None), ("2027-01", today, None), ("2027", today, None),
+        ("2026Q4", autumn, autumn), ("2026-10", date(2026, 10, 20), date(2026, 10, 20)),
+    ]  # fmt: skip
+    for period, day, as_of in cases:
+        grouped = county_ranking(rt.scores, rt.query, members, period, day, as_of)
+        one_by_one = county_ranking_from_rankings(rt.scores, rt.query, members, period, day, as_of)
+        assert (grouped.period, grouped.previous_period, grouped.as_of) == (
+            one_by_one.period, one_by_one.previous_period, one_by_one.as_of,
+        ), period  # fmt: skip
+        assert figures(grouped) == figures(one_by_one), (period, day)
+    # The cases above are not all alike: different bases, scores and overdue counts show.
+    q1 = county_ranking(rt.scores, rt.query, members, "2027Q1", today, None)
+    mizhi = q1.county(str(county.county))
+    assert mizhi is not None and mizhi.base == Decimal("120") and mizhi.average != Decimal("100.00")
+    assert mizhi.previous_average is not None and mizhi.overdue >= 1
+    assert q1.county(str(third.county)).units == 1  # type: ignore[union-attr]  # its other town retired
+    assert q1.county(str(other.county)).units == 3  # type: ignore[union-attr]  # two towns and the department
