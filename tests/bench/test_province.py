@@ -30,6 +30,8 @@ def test_a_small_run_prints_every_figure_and_writes_the_document(
     for heading in ("1. rebuild", "2. pages", "3. sweep-overdue", "5. ledger lag"):
         assert heading in report
     assert "4. filing" not in report
+    # The regional office's ranking of every county is timed beside the county's two pages.
+    assert "region's ranking of counties" in report and "/region?period=" in report
     for name in PROJECTIONS:
         assert f"   {name} " in report
     text = doc.read_text()
@@ -39,6 +41,9 @@ def test_a_small_run_prints_every_figure_and_writes_the_document(
     for section in ("## 1. Rebuilding every view", "## 2. Pages", "## 3. The overdue sweep", "## 5. Ledger lag"):
         assert section in text
 
-    # A second run on the same store generates nothing and measures again.
+    assert "page: region's ranking of counties" in text
+
+    # A second run on the same store generates nothing and measures again (finding the bench's region).
     assert province.main([*argv[:-2], "--skip", "filing,lag"]) == 0
-    assert "1. rebuild" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "1. rebuild" in again and "region's ranking of counties" in again
