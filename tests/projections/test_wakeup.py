@@ -37,8 +37,8 @@ class CountingFollower(Follower):
         self.steps_done = 0
         self.lock = threading.Lock()
 
-    def step(self) -> int:
-        done = super().step()
+    def step(self, stop: int | None = None) -> int:
+        done = super().step(stop)
         with self.lock:
             self.steps_done += 1
         return done
