@@ -160,55 +160,60 @@ def _in(values: list[str]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def _answering(county_ids: list[str]) -> tuple[str, list[str]]:
-    """A WITH clause naming, as they stood at the end of a day, each county's
-    scored units (``scored``: towns and departments not retired) and the units
-    whose facts count for one of them (``answering``: the unit itself, or a
-    village for the town above it), with the county; parameters: the day twice, then the counties."""
-    kinds = ", ".join(f"'{k}'" for k in COUNTY_SCORED_KINDS)
-    return (
-        f"WITH u AS (SELECT unit_id, county_id, kind, parent_id, retired FROM ({SCORE_UNITS.as_of_source()}) u0"
-        f" WHERE county_id IN ({_in(county_ids)})),"
-        f" scored AS (SELECT unit_id, county_id FROM u WHERE kind IN ({kinds}) AND retired = 0),"
-        " answering AS (SELECT unit_id, county_id FROM scored"
-        " UNION ALL SELECT v.unit_id, v.county_id FROM u v"
-        " JOIN scored p ON p.unit_id = v.parent_id AND p.county_id = v.county_id WHERE v.kind = 'village') "
-    ), county_ids
-
-
-def county_totals(scores: ScoreQuery, county_ids: list[str], period: str, as_of: date) -> dict[str, CountyTotals]:
+def county_totals(
+    scores: ScoreQuery, county_ids: list[str], period: str, as_of: date, counts: bool = True
+) -> dict[str, CountyTotals]:
     """For every county, the sums ``county_score`` makes of its ranking's towns and
-    departments: a fixed number of grouped queries whatever the number of counties."""
+    departments: a fixed number of grouped queries whatever the number of counties.
+    Without ``counts``, the deductions and units alone (the score, all the previous
+    period needs): the findings and deadlines are most of the rows read."""
     if not county_ids:
         return {}
     start, end = periods.bounds(period)
     first, last, day = start.isoformat(), end.isoformat(), as_of.isoformat()
-    with_clause, counties = _answering(county_ids)
-    # Points are decimal text: summed per distinct value in Python, exactly (SQL would sum floats on SQLite).
+    counties = _in(county_ids)
+    kinds = ", ".join(f"'{k}'" for k in COUNTY_SCORED_KINDS)
+    units = SCORE_UNITS.history
+    # The facts are first summed per unit (a few hundred rows a county), then each unit's sums go to the
+    # town or department answering for it, looked up by key as the units stood that day: no join of
+    # whole tables whose size the planner must guess (a materialised list of units, estimated at a few
+    # rows, once made PostgreSQL scan a county's quarter once per unit). Points are decimal text,
+    # summed per distinct value in Python, exactly (SQL would sum floats on SQLite).
     statement = (
-        with_clause
-        + "SELECT 'units' AS what, county_id, CAST(NULL AS TEXT) AS points, COUNT(*) AS n, 0 AS part"
-        " FROM scored GROUP BY county_id"
-        " UNION ALL SELECT 'deductions', a.county_id, d.points, COUNT(*), 0"
-        " FROM {score_deductions} d JOIN answering a ON a.unit_id = d.unit_id AND a.county_id = d.county_id"
-        f" WHERE d.county_id IN ({_in(county_ids)}) AND d.occurred_on >= ? AND d.occurred_on <= ? AND d.day <= ?"
-        " AND (d.reversed_day IS NULL OR d.reversed_day > ?) GROUP BY a.county_id, d.points"
-        " UNION ALL SELECT 'findings', a.county_id, NULL, COUNT(*),"
-        " SUM(CASE WHEN f.closed_day IS NOT NULL AND f.closed_day <= ? THEN 1 ELSE 0 END)"
-        " FROM {score_findings} f JOIN answering a ON a.unit_id = f.unit_id AND a.county_id = f.county_id"
-        f" WHERE f.county_id IN ({_in(county_ids)}) AND f.filed_on >= ? AND f.filed_on <= ? AND f.filed_day <= ?"
-        " AND (f.withdrawn_day IS NULL OR f.withdrawn_day > ?) GROUP BY a.county_id"
-        " UNION ALL SELECT 'deadlines', a.county_id, NULL, COUNT(*),"
-        " SUM(CASE WHEN l.outcome = ? AND (l.rejected_day IS NULL OR l.rejected_day > ?) THEN 1 ELSE 0 END)"
-        " FROM {score_deadlines} l JOIN answering a ON a.unit_id = l.unit_id AND a.county_id = l.county_id"
-        f" WHERE l.county_id IN ({_in(county_ids)}) AND l.deadline >= ? AND l.deadline <= ? AND l.decided_day <= ?"
-        " GROUP BY a.county_id"
+        "SELECT x.what AS what, x.county_id AS county_id, x.points AS points, SUM(x.n) AS n, SUM(x.part) AS part"
+        " FROM ("
+        "SELECT 'deductions' AS what, county_id, unit_id, points, COUNT(*) AS n, 0 AS part FROM {score_deductions}"
+        f" WHERE county_id IN ({counties}) AND occurred_on >= ? AND occurred_on <= ? AND day <= ?"
+        " AND (reversed_day IS NULL OR reversed_day > ?) GROUP BY county_id, unit_id, points"
+        + (
+            " UNION ALL SELECT 'findings', county_id, unit_id, NULL, COUNT(*),"
+            " SUM(CASE WHEN closed_day IS NOT NULL AND closed_day <= ? THEN 1 ELSE 0 END) FROM {score_findings}"
+            f" WHERE county_id IN ({counties}) AND filed_on >= ? AND filed_on <= ? AND filed_day <= ?"
+            " AND (withdrawn_day IS NULL OR withdrawn_day > ?) GROUP BY county_id, unit_id"
+            " UNION ALL SELECT 'deadlines', county_id, unit_id, NULL, COUNT(*),"
+            " SUM(CASE WHEN outcome = ? AND (rejected_day IS NULL OR rejected_day > ?) THEN 1 ELSE 0 END)"
+            f" FROM {{score_deadlines}} WHERE county_id IN ({counties}) AND deadline >= ? AND deadline <= ?"
+            " AND decided_day <= ? GROUP BY county_id, unit_id"
+            if counts
+            else ""
+        )
+        + f") x JOIN {{{units}}} u ON u.unit_id = x.unit_id AND u.county_id = x.county_id"
+        " AND u.day <= ? AND (u.until_day IS NULL OR u.until_day > ?)"
+        f" LEFT JOIN {{{units}}} p ON p.unit_id = u.parent_id AND p.county_id = u.county_id"
+        " AND p.day <= ? AND (p.until_day IS NULL OR p.until_day > ?)"
+        # The unit itself if it is scored, else a village's town (as ScoreQuery._scores' ``answering``).
+        f" WHERE (u.kind IN ({kinds}) AND u.retired = 0)"
+        f" OR (u.kind = 'village' AND p.kind IN ({kinds}) AND p.retired = 0)"
+        " GROUP BY x.what, x.county_id, x.points"
+        " UNION ALL SELECT 'units', county_id, NULL, COUNT(*), 0"
+        f" FROM ({SCORE_UNITS.as_of_source()}) s WHERE county_id IN ({counties}) AND kind IN ({kinds})"
+        " AND retired = 0 GROUP BY county_id"
     )
     params: list[Any] = [
-        day, day, *counties,
         *county_ids, first, last, day, day,
-        day, *county_ids, first, last, day, day,
-        MET, day, *county_ids, first, last, day,
+        *([day, *county_ids, first, last, day, day, MET, day, *county_ids, first, last, day] if counts else []),
+        day, day, day, day,
+        day, day, *county_ids,
     ]  # fmt: skip
     with scores.view.reading() as rows:
         versions = rows.all(
@@ -265,7 +270,7 @@ def county_ranking(
     members = list(counties)
     ids = [county_id for county_id, _ in members]
     current = county_totals(scores, ids, period, day)
-    earlier = county_totals(scores, ids, periods.previous(period), day)
+    earlier = county_totals(scores, ids, periods.previous(period), day, counts=False)
     overdue = ledger.overdue_by_county(ids, day, as_of)
     found = []
     for county_id, name in members:
