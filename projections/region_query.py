@@ -197,9 +197,11 @@ def county_totals(
             if counts
             else ""
         )
-        + f") x JOIN {{{units}}} u ON u.unit_id = x.unit_id AND u.county_id = x.county_id"
+        # ``|| ''`` keeps SQLite on the (unit_id, day) key: with a plain county_id = ? it chose the
+        # (county_id, day) index and read a county's every unit for each unit's sums.
+        + f") x JOIN {{{units}}} u ON u.unit_id = x.unit_id AND u.county_id || '' = x.county_id"
         " AND u.day <= ? AND (u.until_day IS NULL OR u.until_day > ?)"
-        f" LEFT JOIN {{{units}}} p ON p.unit_id = u.parent_id AND p.county_id = u.county_id"
+        f" LEFT JOIN {{{units}}} p ON p.unit_id = u.parent_id AND p.county_id || '' = u.county_id"
         " AND p.day <= ? AND (p.until_day IS NULL OR p.until_day > ?)"
         # The unit itself if it is scored, else a village's town (as ScoreQuery._scores' ``answering``).
         f" WHERE (u.kind IN ({kinds}) AND u.retired = 0)"
