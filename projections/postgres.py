@@ -51,6 +51,15 @@ class PostgresView(SqlView, PostgresTrackingRecorder):
                     "SELECT pg_notify(%s, %s)", (positions_channel(self.datastore.schema), f"{self.view_name} {rows.tracked}")
                 )
 
+    def refresh_statistics(self) -> None:
+        """ANALYZE the tables a rebuild has just filled: until autovacuum gets to
+        them the planner takes them for as empty as they were, and the region's
+        grouped ranking then scanned a county's whole quarter once per unit
+        (seconds a page instead of a tenth of one)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            for name in self.table_names:
+                cursor.execute(f"ANALYZE {self.qualified(name)}")
+
     @property
     def view_name(self) -> str:
         """The view's name (its tracking table is ``<name>_tracking``)."""

@@ -225,6 +225,10 @@ class SqlView:
             with self.datastore.transaction(commit=True) as cursor:
                 for _, statement in indexes:
                     cursor.execute(statement)
+            self.refresh_statistics()
+
+    def refresh_statistics(self) -> None:
+        """Let the database's planner see the tables as a rebuild left them (PostgreSQL)."""
 
     def dump_tables(self, order_by: dict[str, str]) -> list[dict[str, Any]]:
         """Every row of the named tables, each ordered by its key and tagged with its
