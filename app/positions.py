@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from projections.postgres import positions_channel
+from projections.wakeup import Listening
 
 log = logging.getLogger("duban.positions")
 
@@ -47,9 +48,7 @@ class PositionWatcher:
         self.tables = {name: view.tracking_table_name for name, view in views.items()}
         self.check_every = check_every
         self.reconnect_delay = reconnect_delay
-        pool = datastore.pool
-        self._connect_kwargs = {k: v for k, v in dict(pool.kwargs or {}).items() if k != "row_factory"}
-        self._password = getattr(pool, "get_password_func", None)
+        self._connect = Listening(datastore, self.channel)
         self.positions: dict[str, int] = {}
         self._changed = threading.Condition()
         self._waiting = 0
@@ -99,14 +98,6 @@ class PositionWatcher:
             self._changed.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=self.check_every + 5)
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        kwargs = dict(self._connect_kwargs)
-        if self._password is not None:
-            kwargs["password"] = self._password()
-        connection = psycopg.connect(autocommit=True, **kwargs)
-        connection.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
-        return connection
 
     def _read_all(self, connection: psycopg.Connection[Any]) -> None:
         """Every view's position, in one statement."""

@@ -31,6 +31,25 @@ from psycopg import sql
 log = logging.getLogger("duban.wakeup")
 
 
+class Listening:
+    """Opens connections of its own (never pooled: a LISTEN lasts as long as its
+    connection) with a datastore's settings, in autocommit, LISTENing on ``channel``."""
+
+    def __init__(self, datastore: Any, channel: str):
+        pool = datastore.pool
+        self.channel = channel
+        self._kwargs = {k: v for k, v in dict(pool.kwargs or {}).items() if k != "row_factory"}
+        self._password = getattr(pool, "get_password_func", None)
+
+    def __call__(self) -> psycopg.Connection[Any]:
+        kwargs = dict(self._kwargs)
+        if self._password is not None:
+            kwargs["password"] = self._password()
+        connection = psycopg.connect(autocommit=True, **kwargs)
+        connection.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
+        return connection
+
+
 def channel_of(app: Any) -> str | None:
     """The channel the application's recorder NOTIFYs on, or None (not PostgreSQL)."""
     return getattr(app.recorder, "channel_name", None)
@@ -47,9 +66,7 @@ class StoreWakeup:
         self.wake = wake
         self.reconnect_delay = reconnect_delay
         self.check_every = check_every
-        pool = app.recorder.datastore.pool
-        self._connect_kwargs = {k: v for k, v in dict(pool.kwargs or {}).items() if k != "row_factory"}
-        self._password = getattr(pool, "get_password_func", None)
+        self._connect = Listening(app.recorder.datastore, channel)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._connection: psycopg.Connection[Any] | None = None
@@ -58,14 +75,6 @@ class StoreWakeup:
         self.listens = 0
         self.notifications = 0
         self.listening = threading.Event()
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        kwargs = dict(self._connect_kwargs)
-        if self._password is not None:
-            kwargs["password"] = self._password()
-        connection = psycopg.connect(autocommit=True, **kwargs)
-        connection.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
-        return connection
 
     def run(self) -> None:
         while not self._stop.is_set():
