@@ -794,7 +794,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(raw_argv)
     clear_environment(STORE_CHOOSING, "--store chooses the store")
     # Stopped (timeout, kill), leave by the finally clauses, which stop gunicorn and the projector.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    previous_handler = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return run(args, raw_argv)
+    finally:  # main() is also called in-process by its tests: leave the process as it was
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def run(args: argparse.Namespace, raw_argv: list[str]) -> int:
     env = args.store_env
     backend = "postgres" if persistence_module(env) == POSTGRES else "sqlite"
     began = time.perf_counter()

@@ -243,6 +243,11 @@ def render_pdf(document: OfficialDocument) -> bytes:
         context = multiprocessing.get_context("fork")
         with context.Pool(min(workers, len(htmls))) as pool:
             parts = pool.starmap(_render, [(html, identifier) for html in htmls])
+            # Let the workers leave on their own: leaving the block terminates them
+            # with SIGTERM, and a forked worker runs whatever handler its parent had
+            # (a test run once hung on one that did not die).
+            pool.close()
+            pool.join()
     from workers.documents.join import join_sections
 
     return join_sections(document, parts, identifier, lambda pages: _render(
