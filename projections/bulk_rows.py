@@ -35,6 +35,9 @@ def insert_rows(rows: Rows, table: str, columns: Sequence[tuple[str, str]], valu
     SQLite: multi-row ``VALUES`` lists under the parameter limit."""
     if not values:
         return
+    if rows.copies(len(values)):
+        rows.copy_rows(table, [name for name, _ in columns], values)
+        return
     names = ", ".join(name for name, _ in columns)
     if _postgres(rows):
         binary = [i for i, (_, kind) in enumerate(columns) if kind == "bytea"]

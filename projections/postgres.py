@@ -9,7 +9,7 @@ visible, without asking each view again and again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,14 +20,73 @@ from psycopg.sql import SQL
 from projections.views import Rows, SqlView
 
 
-class _AnnouncingRows(Rows):
-    """Rows that remember the last position recorded, to announce it at commit."""
+#: Rows from this many on go into a table with COPY rather than one INSERT of
+#: JSON rows: for 300,000 short rows COPY took 0.5 s, the JSON statement 4 s.
+#: Fewer go in the pipeline (a COPY must leave it: one more round trip).
+COPY_FROM = 200
+
+
+class PostgresRows(Rows):
+    """Rows whose statements queue in a psycopg pipeline, one round trip per
+    batch rather than per statement. COPY cannot run in a pipeline, so the
+    pipeline is opened when a statement needs it and closed (synced) before a
+    COPY; the transaction is the same throughout. Remembers the last position
+    recorded, to announce it at commit."""
 
     tracked: int | None = None
+    copies_from = COPY_FROM
+
+    def __init__(self, cursor: Any, view: SqlView):
+        super().__init__(cursor, view, sync=self._sync_pipeline)
+        self._pipeline: Any = None
+        self._opened: Any = None  # the context manager that opened it
+        self._staged = 0
+
+    def _piped(self) -> None:
+        if self._pipeline is None:
+            self._opened = self._cursor.connection.pipeline()
+            self._pipeline = self._opened.__enter__()
+
+    def _sync_pipeline(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.sync()
+
+    def leave_pipeline(self, *exc_info: Any) -> None:
+        """Close the pipeline, reading every queued result (an error among them is raised here)."""
+        opened, self._opened, self._pipeline = self._opened, None, None
+        if opened is not None:
+            opened.__exit__(*(exc_info or (None, None, None)))
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self._piped()
+        super().execute(statement, params)
+
+    def execute_many(self, statement: str, params: Sequence[Sequence[Any]]) -> None:
+        self._piped()
+        super().execute_many(statement, params)
 
     def track(self, tracking: Tracking) -> None:
+        self._piped()
         super().track(tracking)
         self.tracked = tracking.notification_id
+
+    def copy_rows(self, table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> None:
+        self._copy(self._view.sql(f"COPY {{{table}}} ({', '.join(columns)}) FROM STDIN"), values)
+
+    def _copy(self, statement: str, values: Iterable[Sequence[Any]]) -> None:
+        self.leave_pipeline()
+        with self._cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+
+    def stage(self, table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> str:
+        self._staged += 1
+        name = f"duban_stage_{self._staged}"
+        # Without the table's constraints: an UPDATE stages only some of its columns.
+        names = ", ".join(columns)
+        self.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {names} FROM {{{table}}} WITH NO DATA")
+        self._copy(f"COPY {name} ({names}) FROM STDIN", values)
+        return name
 
 
 class PostgresView(SqlView, PostgresTrackingRecorder):
@@ -42,14 +101,18 @@ class PostgresView(SqlView, PostgresTrackingRecorder):
     @contextmanager
     def writing(self) -> Iterator[Rows]:
         """One round trip per batch rather than per statement: the psycopg
-        pipeline queues statements until a result is needed."""
-        with self.datastore.transaction(commit=True) as cursor, cursor.connection.pipeline() as pipeline:
-            rows = _AnnouncingRows(cursor, self, sync=pipeline.sync)
-            yield rows
-            if rows.tracked is not None:
-                cursor.execute(
-                    "SELECT pg_notify(%s, %s)", (positions_channel(self.datastore.schema), f"{self.view_name} {rows.tracked}")
-                )
+        pipeline queues statements until a result is needed (``PostgresRows``)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            rows = PostgresRows(cursor, self)
+            try:
+                yield rows
+                if rows.tracked is not None:
+                    announced = f"{self.view_name} {rows.tracked}"
+                    rows.execute("SELECT pg_notify(?, ?)", (positions_channel(self.datastore.schema), announced))
+            except BaseException as error:
+                rows.leave_pipeline(type(error), error, error.__traceback__)
+                raise
+            rows.leave_pipeline()
 
     def refresh_statistics(self) -> None:
         """ANALYZE the tables a rebuild has just filled: until autovacuum gets to

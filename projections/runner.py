@@ -17,10 +17,11 @@ followed by one process at a time (``projections/leases.py``).
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -88,17 +89,9 @@ class Follower:
         if head <= start:
             return 0
         limit = self.catch_up_batch_size if head - start > self.batch_size else self.batch_size
-        notifications = self.app.recorder.select_notifications(
-            start=start, limit=limit, stop=head, topics=self.projection.topics, inclusive_of_start=False
-        )
-        # The audit chain hashes events as stored; every other view reads them decoded.
-        decode = (lambda n: n) if getattr(self.projection, "reads_stored_events", False) else self.app.mapper.to_domain_event
-        items = [(decode(n), Tracking(self.app.name, n.id)) for n in notifications]
-        exhausted = len(notifications) < limit
-        # Having read everything of interest up to the head, record the head itself.
-        caught_up = Tracking(self.app.name, head) if exhausted else None
+        items, caught_up = self.read_batch(start, head, limit)
         self.projection.process_batch(items, caught_up_to=caught_up)
-        return len(items) if items else (1 if exhausted else 0)
+        return len(items) if items else (1 if caught_up else 0)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None, stop: int | None = None) -> int:
         """Process until the view has reached the log's head as it was on entry
@@ -123,6 +116,19 @@ class Follower:
 
     def _catch_up(self, progress: Callable[[int, int], None] | None, stop: int | None) -> int:
         processed = 0
+        head = self.app.recorder.max_notification_id() or 0
+        if stop is not None:
+            head = min(head, stop)
+        if head - self.position > self.catch_up_batch_size:
+            # Far behind: the next batch is read and decoded while this one is applied
+            # and written, so the store's query and the view's writes (both waiting on
+            # the database, the GIL released) overlap the other's Python work.
+            with ReadAhead(self, self.position, head) as batches:
+                for items, caught_up in batches:
+                    self.projection.process_batch(items, caught_up_to=caught_up)
+                    processed += len(items)
+                    if progress:
+                        progress(self.position, head)
         while True:
             done = self.step(stop)
             if progress:
@@ -130,6 +136,19 @@ class Follower:
             if done == 0:
                 return processed
             processed += done
+
+    def read_batch(self, start: int, head: int, limit: int) -> tuple[list[tuple[Any, Tracking]], Tracking | None]:
+        """The events of interest after ``start`` up to ``head`` (at most ``limit``),
+        decoded, with their positions; and, if they are all there is up to the head,
+        the head's position (to record: a wait for an irrelevant event must not hang)."""
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=limit, stop=head, topics=self.projection.topics, inclusive_of_start=False
+        )
+        # The audit chain hashes events as stored; every other view reads them decoded.
+        decode = (lambda n: n) if getattr(self.projection, "reads_stored_events", False) else self.app.mapper.to_domain_event
+        items = [(decode(n), Tracking(self.app.name, n.id)) for n in notifications]
+        exhausted = len(notifications) < limit
+        return items, (Tracking(self.app.name, head) if exhausted else None)
 
     def wake(self, _position: int | None = None) -> None:
         self._wake.set()
@@ -167,6 +186,61 @@ class Follower:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+class ReadAhead:
+    """Reads a follower's batches from ``start`` to ``head`` in a thread of its own,
+    one batch ahead of the one being applied. Iterate inside ``with``: leaving it
+    (done, or on an error) stops the thread; an error of the reader's is raised
+    where the batch would have been."""
+
+    def __init__(self, follower: Follower, start: int, head: int):
+        self.follower = follower
+        self.start = start
+        self.head = head
+        self._batches: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"read-ahead-{follower.projection.name}", daemon=True)
+
+    def __enter__(self) -> Iterator[tuple[list[tuple[Any, Tracking]], Tracking | None]]:
+        self._thread.start()
+        return self._iterate()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _iterate(self) -> Iterator[tuple[list[tuple[Any, Tracking]], Tracking | None]]:
+        while True:
+            batch = self._batches.get()
+            if batch is None:
+                return
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+
+    def _read(self) -> None:
+        start = self.start
+        try:
+            while start < self.head and not self._stop.is_set():
+                items, caught_up = self.follower.read_batch(start, self.head, self.follower.catch_up_batch_size)
+                if not self._put((items, caught_up)) or caught_up is not None or not items:
+                    break
+                start = items[-1][1].notification_id
+        except BaseException as error:  # handed to the applying thread, which raises it
+            self._put(error)
+            return
+        self._put(None)
+
+    def _put(self, batch: Any) -> bool:
+        """Hand a batch over, unless the applying side has left; False if it has."""
+        while not self._stop.is_set():
+            try:
+                self._batches.put(batch, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 def ledger_projection(store_env: dict[str, str] | None = None) -> LedgerProjection:

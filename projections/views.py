@@ -8,7 +8,7 @@ the SQLite and PostgreSQL classes say how to run it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import singledispatchmethod
@@ -62,6 +62,14 @@ class Rows:
         if not rows:
             return
         names = ", ".join(columns)
+        if self.copies(len(rows)):
+            values = ([row[c] for c in columns] for row in rows)
+            if not conflict:
+                self.copy_rows(table, columns, values)
+            else:
+                staged = self.stage(table, columns, values)
+                self.execute(f"INSERT INTO {{{table}}} ({names}) SELECT {names} FROM {staged}{conflict}")
+            return
         if self._view.bulk_json:
             self.execute(
                 f"INSERT INTO {{{table}}} ({names}) SELECT {names}"
@@ -80,7 +88,13 @@ class Rows:
         """UPDATE each row's ``columns`` where its ``key`` matches (one statement on PostgreSQL)."""
         if not rows:
             return
-        if self._view.bulk_json:
+        if self.copies(len(rows)):
+            staged = self.stage(table, (*columns, *key), ([row[c] for c in (*columns, *key)] for row in rows))
+            self.execute(
+                f"UPDATE {{{table}}} AS t SET {', '.join(f'{c} = v.{c}' for c in columns)}"
+                f" FROM {staged} AS v WHERE {' AND '.join(f't.{k} = v.{k}' for k in key)}"
+            )
+        elif self._view.bulk_json:
             self.execute(
                 f"UPDATE {{{table}}} AS t SET {', '.join(f'{c} = v.{c}' for c in columns)}"
                 f" FROM json_populate_recordset(NULL::{{{table}}}, ?::json) AS v"
@@ -93,6 +107,23 @@ class Rows:
                 f" WHERE {' AND '.join(f'{k} = ?' for k in key)}",
                 [[*(row[c] for c in columns), *(row[k] for k in key)] for row in rows],
             )
+
+    #: How many rows make a COPY worth it, on a backend that has one (None: never).
+    copies_from: int | None = None
+
+    def copies(self, count: int) -> bool:
+        """Whether ``count`` new rows go in with ``copy_rows``."""
+        return self.copies_from is not None and count >= self.copies_from
+
+    def copy_rows(self, table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> None:
+        """Append rows (values in the order of ``columns``) with the database's bulk
+        load (PostgreSQL's COPY); no conflict clause, no statement per row."""
+        raise NotImplementedError("this backend has no bulk load")
+
+    def stage(self, table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> str:
+        """Bulk-load rows into a temporary table shaped like ``columns`` of ``table``,
+        gone at commit, for an INSERT … ON CONFLICT or an UPDATE to read; its name."""
+        raise NotImplementedError("this backend has no bulk load")
 
     @property
     def bulk_json(self) -> bool:
