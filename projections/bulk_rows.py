@@ -62,12 +62,3 @@ def insert_rows(rows: Rows, table: str, columns: Sequence[tuple[str, str]], valu
 
 def _postgres(rows: Rows) -> bool:
     return rows._view.placeholder == "%s"  # noqa: SLF001 (Rows says no more of its dialect)
-
-
-def in_chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
-    """``values`` cut into lists of at most ``size`` (for ``IN (…)`` look-ups)."""
-    return [values[start : start + size] for start in range(0, len(values), size)]
-
-
-def placeholders(count: int) -> str:
-    return ", ".join("?" * count)

@@ -13,7 +13,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
-from projections.bulk_rows import in_chunks, insert_rows, placeholders
+from projections.bulk_rows import insert_rows
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
 from projections.views import BatchProjection, Rows, SqlView
@@ -71,10 +71,9 @@ class CaseProjection(BatchProjection):
         self._numbers: dict[tuple[str, str], int] = {}
         for table in ("case_findings", "case_sanctions"):
             self._numbers.update({(table, c): 0 for c in cases})
-            for chunk in in_chunks(cases):
-                for r in rows.all(f"SELECT case_id, COUNT(*) AS n FROM {{{table}}} WHERE case_id IN"
-                                  f" ({placeholders(len(chunk))}) GROUP BY case_id", chunk):  # fmt: skip
-                    self._numbers[(table, r["case_id"])] = int(r["n"])
+            for r in rows.all_where_in(f"SELECT case_id, COUNT(*) AS n FROM {{{table}}}", "case_id", cases,
+                                       " GROUP BY case_id"):  # fmt: skip
+                self._numbers[(table, r["case_id"])] = int(r["n"])
         self._links: list[tuple[str, str, int, str]] = []
         self._sanctions: list[tuple[str, int, str, str, str, str]] = []
 

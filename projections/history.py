@@ -47,7 +47,7 @@ from domain.inspection import Inspection
 from domain.message import Message
 from domain.org import LoginClaim, Unit, User
 from domain.unit_notice import UnitNotice
-from projections.bulk_rows import in_chunks, insert_rows, placeholders
+from projections.bulk_rows import insert_rows
 from projections.postgres import PostgresView
 from projections.sqlite import SQLiteView
 from projections.views import BatchProjection, Page, Rows, SqlView
@@ -131,13 +131,11 @@ class HistoryProjection(BatchProjection):
         self._originators = []
         #: originator -> the subjects its events concern, for every aggregate of the batch
         self._known: dict[str, list[Subject]] = {o: [] for o in originators}
-        for chunk in in_chunks(originators):
-            for r in rows.all(
-                f"SELECT originator_id, subject_kind, subject_id FROM {{history_links}}"
-                f" WHERE originator_id IN ({placeholders(len(chunk))})",
-                chunk,
-            ):
-                self._known[r["originator_id"]].append((r["subject_kind"], r["subject_id"]))
+        for r in rows.all_where_in(
+            "SELECT originator_id, subject_kind, subject_id FROM {history_links}", "originator_id", originators
+        ):
+            self._known[r["originator_id"]].append((r["subject_kind"], r["subject_id"]))
+        self._stored_links = {o for o, links in self._known.items() if links}
         self._relinked: dict[str, list[Subject]] = {}
         self._history_rows: list[tuple[Any, ...]] = []
 
@@ -156,6 +154,8 @@ class HistoryProjection(BatchProjection):
         before = self._known.get(originator)
         if before is None:  # applied outside process_batch: read from the table
             before = self._known[originator] = self._links(rows, originator)
+            if before:
+                self._stored_links.add(originator)
         links = self._new_links(event)
         if links is not None:  # the event says anew whom its aggregate concerns
             subjects.update(dict.fromkeys(before))
@@ -176,8 +176,9 @@ class HistoryProjection(BatchProjection):
     def before_commit(self, rows: Rows) -> None:
         if self._relinked:
             relinked = list(self._relinked)
-            for chunk in in_chunks(relinked):
-                rows.execute(f"DELETE FROM {{history_links}} WHERE originator_id IN ({placeholders(len(chunk))})", chunk)
+            # A new aggregate (a finding just filed, most of them) has no links to delete.
+            rows.execute_where_in("DELETE FROM {history_links}", "originator_id",
+                                  [o for o in relinked if o in self._stored_links])  # fmt: skip
             insert_rows(rows, "history_links", LINK_COLUMNS,
                         [(o, kind, subject_id) for o in relinked for kind, subject_id in self._relinked[o]])  # fmt: skip
         # In key order: neighbouring rows land on the same index pages.

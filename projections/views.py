@@ -141,10 +141,42 @@ class Rows:
         self.execute(statement, params)
         return list(self._cursor.fetchall())
 
+    def all_where_in(self, statement: str, column: str, keys: Sequence[Any], suffix: str = "") -> list[Any]:
+        """The rows of ``statement WHERE column IN keys suffix`` (no WHERE of its own),
+        in as few queries as the backend takes: one array parameter on PostgreSQL
+        (one statement text, prepared once: hundreds of placeholders made psycopg
+        convert a new query text every batch), chunks of placeholders on SQLite."""
+        if not keys:
+            return []
+        if self.bulk_json:
+            return self.all(f"{statement} WHERE {column} = ANY(?){suffix}", (list(keys),))
+        found: list[Any] = []
+        for chunk in _chunks(keys):
+            found.extend(self.all(f"{statement} WHERE {column} IN ({', '.join('?' * len(chunk))}){suffix}", chunk))
+        return found
+
+    def execute_where_in(self, statement: str, column: str, keys: Sequence[Any]) -> None:
+        """``statement WHERE column IN keys`` (a DELETE, say), as ``all_where_in`` does it."""
+        if not keys:
+            return
+        if self.bulk_json:
+            self.execute(f"{statement} WHERE {column} = ANY(?)", (list(keys),))
+            return
+        for chunk in _chunks(keys):
+            self.execute(f"{statement} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
+
     def track(self, tracking: Tracking) -> None:
         """Record the position; the library refuses a position not beyond the last."""
         self._sync()
         self._view._insert_tracking(self._cursor, tracking)  # noqa: SLF001
+
+
+#: Keys per query on SQLite (its limit on parameters was 999 before 3.32).
+LOAD_CHUNK = 900
+
+
+def _chunks(keys: Sequence[Any]) -> list[Sequence[Any]]:
+    return [keys[i : i + LOAD_CHUNK] for i in range(0, len(keys), LOAD_CHUNK)]
 
 
 def _json_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -348,10 +380,6 @@ class BatchProjection(Projection[SqlView]):
         """Called inside the transaction after the batch's events were applied."""
 
 
-#: Keys per loading query (SQLite's limit on parameters was 999 before 3.32).
-LOAD_CHUNK = 900
-
-
 class BufferedTable:
     """The rows of one view table that a batch reads and changes, held in memory
     and written when the batch commits: new rows with one multi-row INSERT, changed
@@ -378,8 +406,7 @@ class BufferedTable:
         self._new: dict[Any, None] = {}
         self._changed: dict[Any, None] = {}
         self._duplicates: list[dict[str, Any]] = []
-        self._select = f"SELECT {', '.join(columns)} FROM {{{table}}} WHERE {self.group} IN "
-        self._select_any = f"SELECT {', '.join(columns)} FROM {{{table}}} WHERE {self.group} = ANY(?)"
+        self._select = f"SELECT {', '.join(columns)} FROM {{{table}}}"
         self._settable = tuple(c for c in columns if c not in key)
 
     def _key_of(self, row: dict[str, Any]) -> Any:
@@ -398,21 +425,11 @@ class BufferedTable:
         wanted = [g for g in dict.fromkeys(groups) if g not in self._loaded]
         if not wanted:
             return
-        if rows.bulk_json:
-            # One array parameter: one statement text, prepared once (hundreds of
-            # placeholders made psycopg convert a new query text every batch).
-            results = [rows.all(self._select_any, (wanted,))]
-        else:
-            results = [
-                rows.all(self._select + f"({', '.join('?' for _ in chunk)})", chunk)
-                for chunk in (wanted[i : i + LOAD_CHUNK] for i in range(0, len(wanted), LOAD_CHUNK))
-            ]
-        for found in results:
-            for stored in found:
-                row = {c: stored[c] for c in self.columns}
-                key = self._key_of(row)
-                if key not in self._rows:  # a row made in this batch wins
-                    self._remember(key, row)
+        for stored in rows.all_where_in(self._select, self.group, wanted):
+            row = {c: stored[c] for c in self.columns}
+            key = self._key_of(row)
+            if key not in self._rows:  # a row made in this batch wins
+                self._remember(key, row)
         self._loaded.update(wanted)
 
     def _remember(self, key: Any, row: dict[str, Any]) -> None:
