@@ -68,11 +68,16 @@ def instant_text(instant: datetime) -> str:
     return instant.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _aggregate_of(event: Any) -> type | None:
+@lru_cache(maxsize=None)  # a few dozen event classes; asked for every event of a rebuild
+def _kind_of(event_type: type) -> str | None:
+    """The subject kind of an event class's own aggregate ("" for an aggregate that is
+    no subject, like a case); None for the bookkeeping aggregates left out."""
     for aggregate in (Finding, Unit, User, Circular, UnitNotice, Case, Inspection, Message, *LEFT_OUT):
-        if isinstance(event, aggregate.Event):
-            return aggregate
-    return None
+        if issubclass(event_type, aggregate.Event):
+            if aggregate in LEFT_OUT:
+                return None
+            return next((kind for kind_of, kind in OWN if kind_of is aggregate), "")
+    return ""
 
 
 class HistorySchema(SqlView):
@@ -143,14 +148,13 @@ class HistoryProjection(BatchProjection):
         self._position = int(tracking.notification_id)
 
     def apply(self, event: Any, rows: Rows) -> None:
-        aggregate = _aggregate_of(event)
-        if aggregate in LEFT_OUT:
+        kind = _kind_of(type(event))
+        if kind is None:
             return
         originator = str(event.originator_id)
         subjects: dict[Subject, None] = {}
-        for kind_of, kind in OWN:
-            if aggregate is kind_of:
-                subjects[(kind, originator)] = None
+        if kind:
+            subjects[(kind, originator)] = None
         before = self._known.get(originator)
         if before is None:  # applied outside process_batch: read from the table
             before = self._known[originator] = self._links(rows, originator)
