@@ -52,6 +52,11 @@ CATCH_UP_BATCH = 5000
 INDEXLESS_REBUILD_FROM = 20_000
 
 
+#: A long catch-up refreshes the view's planner statistics after this many events,
+#: and again each time the count has doubled (``SqlView.refresh_statistics``).
+STATISTICS_FROM = 50_000
+
+
 class Follower:
     """Feeds one projection every event after its tracked position, in batches."""
 
@@ -123,10 +128,18 @@ class Follower:
             # Far behind: the next batch is read and decoded while this one is applied
             # and written, so the store's query and the view's writes (both waiting on
             # the database, the GIL released) overlap the other's Python work.
+            statistics = getattr(self.projection.view, "refresh_statistics", lambda: None)
+            next_statistics = STATISTICS_FROM
             with ReadAhead(self, self.position, head) as batches:
                 for items, caught_up in batches:
                     self.projection.process_batch(items, caught_up_to=caught_up)
                     processed += len(items)
+                    if processed >= next_statistics:
+                        # The tables grow far beyond what the planner last saw of them: with
+                        # the statistics of an empty table it joined a batch's rows to the
+                        # ledger's day copies by scanning all of them, batch after batch.
+                        statistics()
+                        next_statistics *= 2
                     if progress:
                         progress(self.position, head)
         while True:

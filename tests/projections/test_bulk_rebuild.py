@@ -147,3 +147,26 @@ def test_an_error_reading_ahead_is_raised_by_the_catch_up(store: dict[str, str],
     finally:
         projection.view.datastore.close()
         app.close()
+
+
+def test_a_long_catch_up_refreshes_the_planner_statistics_as_the_tables_grow(
+    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every time the events applied have doubled (from ``STATISTICS_FROM``), and once
+    at the end: with the statistics of the empty tables, PostgreSQL's planner scanned
+    the whole of a growing table for every batch."""
+    app = open_application(store)
+    projection = PROJECTIONS["ledger"](store)
+    try:
+        projection.view.drop_view(app.name)
+        refreshed: list[int] = []
+        follower = Follower(app, projection, batch_size=40, catch_up_batch_size=100)
+        monkeypatch.setattr(projection.view, "refresh_statistics", lambda: refreshed.append(follower.position))
+        monkeypatch.setattr(runner, "STATISTICS_FROM", 200)
+        monkeypatch.setattr(runner, "INDEXLESS_REBUILD_FROM", 1)
+        follower.catch_up()
+        assert len(refreshed) >= 4  # after 200, 400, 800 and 1,600 events, and at the end
+        assert refreshed == sorted(refreshed) and refreshed[-1] == app.recorder.max_notification_id()
+    finally:
+        projection.view.datastore.close()
+        app.close()
