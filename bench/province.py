@@ -12,7 +12,9 @@ skipped, an interrupted one is resumed), then, in this order:
 
 1. **Rebuild.** Every view of ``projections.runner.PROJECTIONS`` is dropped
    (``view.drop_view``) and caught up from nothing with ``Follower`` (batches
-   of 500), timed, with the process's RSS at 25/50/75/100 % of the log; then the
+   of ``CATCH_UP_BATCH``, the next one read ahead in a thread, big ones written
+   with COPY on PostgreSQL, as the projector and ``rebuild-projections`` do),
+   timed, with the process's RSS at 25/50/75/100 % of the log; then the
    same events are merely read (``select_notifications`` with the view's
    topics, decoded as the follower decodes them). Beside them: the whole log
    read with ``select_notifications`` alone and with a plain SQL cursor
