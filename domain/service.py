@@ -121,6 +121,16 @@ class Recorded:
     value: Any = None
 
 
+@dataclass(frozen=True)
+class MissedDeadlines:
+    """What ``record_missed_deadlines`` did: misses recorded, findings skipped (not
+    or no longer missable), and the log position of the last event written."""
+
+    recorded: int
+    skipped: int
+    position: int | None
+
+
 class Duban(Application[UUID]):
     name = "Duban"
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_LOCK_TIMEOUT": "10"}
@@ -576,6 +586,41 @@ class Duban(Application[UUID]):
         finding = self.finding(finding_id)
         finding.record_missed_deadline(self.rules_in_force(finding.county_id, local_date(now)), actor, now)
         return Recorded(finding.id, self._save_all(finding))
+
+    def record_missed_deadlines(self, findings: Iterable[Finding], actor: Actor = SYSTEM_ACTOR) -> MissedDeadlines:
+        """The sweep's many at once: each finding (as just loaded) whose deadline has
+        passed unrecorded gets its miss, and they are saved in one transaction, not a
+        commit each. If another process changed one meanwhile, nothing of the batch
+        was saved and each is recorded again on its own (at most once per deadline)."""
+        now = self._now()
+        rules: dict[UUID, RulebookVersion] = {}
+        missed: list[Finding] = []
+        skipped = 0
+        for finding in findings:
+            if not finding.is_missable(now):
+                skipped += 1
+                continue
+            if finding.county_id not in rules:
+                rules[finding.county_id] = self.rules_in_force(finding.county_id, local_date(now))
+            try:
+                finding.record_missed_deadline(rules[finding.county_id], actor, now)
+            except DomainError:
+                skipped += 1
+                continue
+            missed.append(finding)
+        if not missed:
+            return MissedDeadlines(0, skipped, None)
+        try:
+            return MissedDeadlines(len(missed), skipped, self._save_all(*missed))
+        except ConcurrentChange:
+            recorded, position = 0, None
+            for finding in missed:
+                try:
+                    position = self.record_missed_deadline(finding.id, actor).position
+                    recorded += 1
+                except DomainError:
+                    skipped += 1
+            return MissedDeadlines(recorded, skipped, position)
 
     def reverse_deduction(self, finding_id: UUID, deduction_number: int, reason: str, actor: Actor) -> Recorded:
         finding = self.finding(finding_id)
