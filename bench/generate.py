@@ -1063,6 +1063,8 @@ def generate(
         if stories:
             with _memoized_calendar(), _progress(progress, len(stories) * target_events_per_county, app) as on_day:
                 _Engine(app, stories, on_day=on_day).run()
+        if stories:
+            analyse_events(app)
         summaries = {s.index: s for s in skipped}
         for story in stories:
             summaries[story.index] = story.summary("resumed" if states[story.index] == "interrupted" else "generated")
@@ -1074,6 +1076,21 @@ def generate(
         )
     finally:
         app.close()
+
+
+def analyse_events(app: Any) -> None:
+    """ANALYZE the events table (PostgreSQL) once it has been filled, as autovacuum would
+    in time: a server without autovacuum (this machine's) otherwise plans each
+    aggregate's load from the statistics of an empty table, a parallel scan with JIT
+    that took 40-70 ms instead of 0.1 ms (seen in the sweep of a 10-million-event store)."""
+    from eventsourcing.postgres import PostgresDatastore
+
+    recorder = app.recorder
+    datastore = recorder.datastore
+    if not isinstance(datastore, PostgresDatastore):
+        return
+    with datastore.transaction(commit=True) as cursor:
+        cursor.execute(f'ANALYZE "{datastore.schema}"."{recorder.events_table_name}"')
 
 
 @contextmanager
