@@ -600,11 +600,11 @@ class Duban(Application[UUID]):
             if not finding.is_missable(now):
                 skipped += 1
                 continue
-            if finding.county_id not in rules:
-                rules[finding.county_id] = self.rules_in_force(finding.county_id, local_date(now))
             try:
+                if finding.county_id not in rules:
+                    rules[finding.county_id] = self.rules_in_force(finding.county_id, local_date(now))
                 finding.record_missed_deadline(rules[finding.county_id], actor, now)
-            except DomainError:
+            except DomainError:  # no rulebook in force, say: as the one-at-a-time sweep, skip it
                 skipped += 1
                 continue
             missed.append(finding)

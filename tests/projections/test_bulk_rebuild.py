@@ -97,76 +97,75 @@ class Failing(Exception):
     pass
 
 
-def test_an_error_applying_a_batch_stops_the_read_ahead(store: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def emptied_ledger(store: dict[str, str]) -> Iterator[tuple[Any, Any]]:
+    """The application and the ledger's projection, the view emptied."""
     app = open_application(store)
     projection = PROJECTIONS["ledger"](store)
     try:
         projection.view.drop_view(app.name)
-        applied: list[int] = []
-        original = projection.process_batch
-
-        def failing_third(items: Any, caught_up_to: Any = None) -> None:
-            applied.append(len(items))
-            if len(applied) == 3:
-                raise Failing("the view's database went away")
-            original(items, caught_up_to=caught_up_to)
-
-        monkeypatch.setattr(projection, "process_batch", failing_third)
-        with pytest.raises(Failing):
-            Follower(app, projection, batch_size=40, catch_up_batch_size=100).catch_up()
-        assert not any(t.name.startswith("read-ahead-") for t in threading.enumerate())
-        # Two batches were committed, the third not: the view stands after the second.
-        follower = Follower(app, projection, batch_size=40)
-        assert 0 < follower.position
-        monkeypatch.setattr(projection, "process_batch", original)
-        follower.catch_up()
-        assert follower.position == app.recorder.max_notification_id()
+        yield app, projection
     finally:
         projection.view.datastore.close()
         app.close()
 
 
-def test_an_error_reading_ahead_is_raised_by_the_catch_up(store: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    app = open_application(store)
-    projection = PROJECTIONS["ledger"](store)
-    try:
-        projection.view.drop_view(app.name)
-        reads: list[int] = []
-        original = Follower.read_batch
+def test_an_error_applying_a_batch_stops_the_read_ahead(
+    emptied_ledger: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, projection = emptied_ledger
+    applied: list[int] = []
+    original = projection.process_batch
 
-        def failing_second(self: Follower, start: int, head: int, limit: int) -> Any:
-            reads.append(start)
-            if threading.current_thread().name.startswith("read-ahead-") and len(reads) == 2:
-                raise Failing("the store's connection was lost")
-            return original(self, start, head, limit)
+    def failing_third(items: Any, caught_up_to: Any = None) -> None:
+        applied.append(len(items))
+        if len(applied) == 3:
+            raise Failing("the view's database went away")
+        original(items, caught_up_to=caught_up_to)
 
-        monkeypatch.setattr(Follower, "read_batch", failing_second)
-        with pytest.raises(Failing):
-            Follower(app, projection, batch_size=40, catch_up_batch_size=100).catch_up()
-        assert not any(t.name.startswith("read-ahead-") for t in threading.enumerate())
-    finally:
-        projection.view.datastore.close()
-        app.close()
+    monkeypatch.setattr(projection, "process_batch", failing_third)
+    with pytest.raises(Failing):
+        Follower(app, projection, batch_size=40, catch_up_batch_size=100).catch_up()
+    assert not any(t.name.startswith("read-ahead-") for t in threading.enumerate())
+    # Two batches were committed, the third not: the view stands after the second.
+    follower = Follower(app, projection, batch_size=40)
+    assert 0 < follower.position
+    monkeypatch.setattr(projection, "process_batch", original)
+    follower.catch_up()
+    assert follower.position == app.recorder.max_notification_id()
+
+
+def test_an_error_reading_ahead_is_raised_by_the_catch_up(
+    emptied_ledger: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, projection = emptied_ledger
+    reads: list[int] = []
+    original = Follower.read_batch
+
+    def failing_second(self: Follower, start: int, head: int, limit: int) -> Any:
+        reads.append(start)
+        if threading.current_thread().name.startswith("read-ahead-") and len(reads) == 2:
+            raise Failing("the store's connection was lost")
+        return original(self, start, head, limit)
+
+    monkeypatch.setattr(Follower, "read_batch", failing_second)
+    with pytest.raises(Failing):
+        Follower(app, projection, batch_size=40, catch_up_batch_size=100).catch_up()
+    assert not any(t.name.startswith("read-ahead-") for t in threading.enumerate())
 
 
 def test_a_long_catch_up_refreshes_the_planner_statistics_as_the_tables_grow(
-    store: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    emptied_ledger: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every time the events applied have doubled (from ``STATISTICS_FROM``), and once
     at the end: with the statistics of the empty tables, PostgreSQL's planner scanned
     the whole of a growing table for every batch."""
-    app = open_application(store)
-    projection = PROJECTIONS["ledger"](store)
-    try:
-        projection.view.drop_view(app.name)
-        refreshed: list[int] = []
-        follower = Follower(app, projection, batch_size=40, catch_up_batch_size=100)
-        monkeypatch.setattr(projection.view, "refresh_statistics", lambda: refreshed.append(follower.position))
-        monkeypatch.setattr(runner, "STATISTICS_FROM", 200)
-        monkeypatch.setattr(runner, "INDEXLESS_REBUILD_FROM", 1)
-        follower.catch_up()
-        assert len(refreshed) >= 4  # after 200, 400, 800 and 1,600 events, and at the end
-        assert refreshed == sorted(refreshed) and refreshed[-1] == app.recorder.max_notification_id()
-    finally:
-        projection.view.datastore.close()
-        app.close()
+    app, projection = emptied_ledger
+    refreshed: list[int] = []
+    follower = Follower(app, projection, batch_size=40, catch_up_batch_size=100)
+    monkeypatch.setattr(projection.view, "refresh_statistics", lambda: refreshed.append(follower.position))
+    monkeypatch.setattr(runner, "STATISTICS_FROM", 200)
+    monkeypatch.setattr(runner, "INDEXLESS_REBUILD_FROM", 1)
+    follower.catch_up()
+    assert len(refreshed) >= 4  # after 200, 400, 800 and 1,600 events, and at the end
+    assert refreshed == sorted(refreshed) and refreshed[-1] == app.recorder.max_notification_id()
