@@ -27,8 +27,8 @@ def insert_rows(rows: Rows, table: str, columns: Sequence[tuple[str, str]], valu
     """Insert ``values`` (tuples in the order of ``columns``, each a (name,
     PostgreSQL type) pair) into the view's ``table`` (its logical name).
 
-    PostgreSQL: one statement whatever the number of rows, the rows handed over
-    as one JSON array (``json.dumps`` is C; ``bytea`` columns go as hex). Tried
+    PostgreSQL: many rows (``Rows.copies``) go in with COPY; fewer in one
+    statement queued in the batch's pipeline, the rows handed over as one JSON array (``json.dumps`` is C; ``bytea`` columns go as hex). Tried
     and slower: a placeholder per value (psycopg parses such a long statement
     anew each time: its statement cache keeps short ones only) and a column per
     array parameter (psycopg dumps arrays element by element in Python).
