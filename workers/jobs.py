@@ -200,13 +200,20 @@ def _exists(message_key: UUID) -> bool:
 
 
 def _ledger_rows(ledger_filter, today):  # type: ignore[no-untyped-def]
-    page_number = 1
+    """Every row the filter keeps, in keyset pages: no count per page, and a row the
+    sweep itself changes meanwhile (a notice issued) shifts no other out of reach, as
+    numbered pages over a shrinking set did."""
+    key = None
     while True:
-        page = services().ledger.page(ledger_filter, today, page_number, per_page=500)
-        yield from page.rows
-        if page_number >= page.pages:
+        rows = services().ledger.after(ledger_filter, today, SWEEP_PAGE, key)
+        yield from rows
+        if len(rows) < SWEEP_PAGE:
             return
-        page_number += 1
+        key = (rows[-1]["filed_at"], rows[-1]["finding_id"])
+
+
+#: Ledger rows the sweep reads at a time.
+SWEEP_PAGE = 500
 
 
 def sweep() -> dict[str, int]:

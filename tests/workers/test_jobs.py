@@ -82,3 +82,15 @@ def test_a_reminder_that_fires_after_its_deadline_is_dropped(county):
     position = county.app.position()
     assert jobs.send_reminder(finding, 1, 1) == "too late"
     assert county.app.position() == position
+
+
+def test_the_sweep_reads_every_ledger_row_in_keyset_pages(county, monkeypatch):
+    from projections.ledger import LedgerProjection
+    from projections.ledger_query import LedgerFilter
+    from projections.runner import Follower
+
+    filed = {str(county.file(check_item=f"贫困户档案：第{i}项")) for i in range(5)}
+    Follower(county.app, LedgerProjection(context.services().ledger.view)).catch_up()
+    monkeypatch.setattr(jobs, "SWEEP_PAGE", 2)
+    rows = list(jobs._ledger_rows(LedgerFilter(status="filed"), county.app.clock().date()))
+    assert sorted(r["finding_id"] for r in rows) == sorted(filed)
