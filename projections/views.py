@@ -112,7 +112,7 @@ class Rows:
     copies_from: int | None = None
 
     def copies(self, count: int) -> bool:
-        """Whether ``count`` new rows go in with ``copy_rows``."""
+        """Whether ``count`` rows to insert or update go by bulk load (``copy_rows``, ``stage``)."""
         return self.copies_from is not None and count >= self.copies_from
 
     def copy_rows(self, table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> None:
@@ -143,27 +143,23 @@ class Rows:
 
     def all_where_in(self, statement: str, column: str, keys: Sequence[Any], suffix: str = "") -> list[Any]:
         """The rows of ``statement WHERE column IN keys suffix`` (no WHERE of its own),
-        in as few queries as the backend takes: one array parameter on PostgreSQL
-        (one statement text, prepared once: hundreds of placeholders made psycopg
-        convert a new query text every batch), chunks of placeholders on SQLite."""
-        if not keys:
-            return []
-        if self.bulk_json:
-            return self.all(f"{statement} WHERE {column} = ANY(?){suffix}", (list(keys),))
-        found: list[Any] = []
-        for chunk in _chunks(keys):
-            found.extend(self.all(f"{statement} WHERE {column} IN ({', '.join('?' * len(chunk))}){suffix}", chunk))
-        return found
+        in as few queries as the backend takes (``_where_in``)."""
+        return [r for where, params in self._where_in(column, keys) for r in self.all(statement + where + suffix, params)]
 
     def execute_where_in(self, statement: str, column: str, keys: Sequence[Any]) -> None:
         """``statement WHERE column IN keys`` (a DELETE, say), as ``all_where_in`` does it."""
+        for where, params in self._where_in(column, keys):
+            self.execute(statement + where, params)
+
+    def _where_in(self, column: str, keys: Sequence[Any]) -> list[tuple[str, list[Any]]]:
+        """WHERE clauses with their parameters covering ``keys``: one array parameter on
+        PostgreSQL (one statement text, prepared once: hundreds of placeholders made
+        psycopg convert a new query text every batch), chunks of placeholders on SQLite."""
         if not keys:
-            return
+            return []
         if self.bulk_json:
-            self.execute(f"{statement} WHERE {column} = ANY(?)", (list(keys),))
-            return
-        for chunk in _chunks(keys):
-            self.execute(f"{statement} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
+            return [(f" WHERE {column} = ANY(?)", [list(keys)])]
+        return [(f" WHERE {column} IN ({', '.join('?' * len(chunk))})", list(chunk)) for chunk in _chunks(keys)]
 
     def track(self, tracking: Tracking) -> None:
         """Record the position; the library refuses a position not beyond the last."""
