@@ -201,9 +201,10 @@ def serving(store_env: dict[str, str], workers: int, threads: int, only: list[st
     config = scratch / "gunicorn.conf.py"
     config.write_text(GUNICORN_HOOK.format(path=str(booted)))
     # A request holds at most one connection of a pool at a time, so a pool of
-    # ``threads`` connections never makes a thread wait; the library's default
-    # (up to 1 + 10 per pool, 11 pools per process) let 4 workers exceed the
-    # server's 100 connections.
+    # ``threads`` connections never makes a thread wait. A process has two pools
+    # (the store's, and the one its views share); the projector keeps the
+    # library's overflow, since each of its followers writes on a connection of
+    # the views' pool at once.
     pools = {"POSTGRES_MAX_OVERFLOW": str(max(0, threads - int(store_env.get("POSTGRES_POOL_SIZE", "1"))))}
     env = {**os.environ, **store_env, **pools, "CREATE_TABLE": "n", "DUBAN_MODE": "services",
            "DUBAN_SECRET_KEY": uuid4().hex, "DUBAN_DOCUMENTS_DIR": str(scratch / "documents"),
@@ -211,7 +212,7 @@ def serving(store_env: dict[str, str], workers: int, threads: int, only: list[st
     processes = [
         subprocess.Popen([str(BIN / "python"), "-m", "projections.runner", *(["--only", ",".join(only)] if only else [])],
                          cwd=REPO_ROOT,
-                         env={**env, "POSTGRES_MAX_OVERFLOW": "0"},
+                         env={**env, "POSTGRES_MAX_OVERFLOW": store_env.get("POSTGRES_MAX_OVERFLOW", "10")},
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True),
         subprocess.Popen([str(BIN / "gunicorn"), "--config", str(config), "--bind", f"127.0.0.1:{port}",
                           "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),

@@ -129,7 +129,12 @@ POSTGRES_DEFAULTS = {
 
 @contextmanager
 def _schema_lock(datastore: Any) -> Iterator[None]:
-    with datastore.get_connection() as connection:
+    """Held on a connection of its own, outside the pool: the tables are created
+    through the pool meanwhile, and a pool of one connection (the views' pool is
+    shared by the whole process) would wait for itself."""
+    from projections.wakeup import connect_like
+
+    with connect_like(datastore) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
             connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{datastore.schema}"')
@@ -164,9 +169,12 @@ def open_view(name: str, sqlite_class: type[V], postgres_class: type[V], store_e
     """A view (a tracking recorder with its own tables) beside the event store."""
     env = view_env(name, event_store_env(store_env))
     if env["PERSISTENCE_MODULE"] == POSTGRES:
-        env = {**POSTGRES_DEFAULTS, **env, "CREATE_TABLE": "n"}
-        factory = InfrastructureFactory.construct(Environment(name, env))
-        view = factory.tracking_recorder(postgres_class)  # type: ignore[arg-type]
+        from projections.shared_pool import shared_datastore
+
+        env = {**POSTGRES_DEFAULTS, **env}
+        view = postgres_class(  # type: ignore[call-arg]
+            datastore=shared_datastore(env), tracking_table_name=f"{name.lower()}_tracking"
+        )
         if _wants_tables(store_env or {}):
             with _schema_lock(view.datastore):
                 view.create_table()

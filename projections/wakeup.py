@@ -31,6 +31,11 @@ from psycopg import sql
 log = logging.getLogger("duban.wakeup")
 
 
+def connect_like(datastore: Any) -> psycopg.Connection[Any]:
+    """A new connection, outside the datastore's pool, with its settings, in autocommit."""
+    return Listening(datastore, "").connect()
+
+
 class Listening:
     """Opens connections of its own (never pooled: a LISTEN lasts as long as its
     connection) with a datastore's settings, in autocommit, LISTENing on ``channel``."""
@@ -41,11 +46,14 @@ class Listening:
         self._kwargs = {k: v for k, v in dict(pool.kwargs or {}).items() if k != "row_factory"}
         self._password = getattr(pool, "get_password_func", None)
 
-    def __call__(self) -> psycopg.Connection[Any]:
+    def connect(self) -> psycopg.Connection[Any]:
         kwargs = dict(self._kwargs)
         if self._password is not None:
             kwargs["password"] = self._password()
-        connection = psycopg.connect(autocommit=True, **kwargs)
+        return psycopg.connect(autocommit=True, **kwargs)
+
+    def __call__(self) -> psycopg.Connection[Any]:
+        connection = self.connect()
         connection.execute(sql.SQL("LISTEN {0}").format(sql.Identifier(self.channel)))
         return connection
 
