@@ -185,6 +185,25 @@ def vacuum(view: Any) -> float:
     return time.perf_counter() - started
 
 
+def read_of_interest(app: Any, projection: Any, head: int) -> tuple[int, float]:
+    """The events a view follows, up to ``head``, merely read and decoded as its
+    follower decodes them: (how many, seconds)."""
+    decode = (lambda n: n) if getattr(projection, "reads_stored_events", False) else app.mapper.to_domain_event
+    count, position = 0, 0
+    started = time.perf_counter()
+    while True:  # in pages as big as the rebuild's batches, so both pay the same queries
+        page = app.recorder.select_notifications(
+            start=position, limit=CATCH_UP_BATCH, stop=head, topics=projection.topics, inclusive_of_start=False
+        )
+        for notification in page:
+            decode(notification)
+        count += len(page)
+        if len(page) < CATCH_UP_BATCH:
+            break
+        position = page[-1].id
+    return count, time.perf_counter() - started
+
+
 def rebuild_view(app: Any, name: str, env: dict[str, str], head: int, stop: int | None = None) -> dict[str, Any]:
     """One view dropped and rebuilt, and the same events merely read. With
     ``stop``, only the log's first ``stop`` positions (a view whose rebuild over
@@ -212,20 +231,7 @@ def rebuild_view(app: Any, name: str, env: dict[str, str], head: int, stop: int 
         if follower.position < head:
             raise SystemExit(f"{name}: rebuilt to {follower.position:,}, the log's head was {head:,}")
 
-        decode = (lambda n: n) if getattr(projection, "reads_stored_events", False) else app.mapper.to_domain_event
-        count, position = 0, 0
-        started = time.perf_counter()
-        while True:  # in pages as big as the rebuild's batches, so both pay the same queries
-            page = app.recorder.select_notifications(
-                start=position, limit=CATCH_UP_BATCH, stop=head, topics=projection.topics, inclusive_of_start=False
-            )
-            for notification in page:
-                decode(notification)
-            count += len(page)
-            if len(page) < CATCH_UP_BATCH:
-                break
-            position = page[-1].id
-        read_seconds = time.perf_counter() - started
+        count, read_seconds = read_of_interest(app, projection, head)
     finally:
         projection.view.datastore.close()
     figures = {
