@@ -48,7 +48,7 @@ if str(REPO_ROOT) not in sys.path:
 from bench.commands import STORE_CHOOSING  # noqa: E402
 from bench.common import clear_environment, log, machine_facts  # noqa: E402
 from bench.generate import store_from_argument  # noqa: E402
-from bench.province import read_of_interest, vacuum  # noqa: E402
+from bench.province import peak_rss_mb, read_of_interest, vacuum  # noqa: E402
 from projections.runner import CATCH_UP_BATCH, PROJECTIONS, Follower  # noqa: E402
 from projections.storage import POSTGRES, open_application, persistence_module  # noqa: E402
 
@@ -149,11 +149,11 @@ def profile(env: dict[str, str], name: str, stop: int | None = None) -> dict[str
         clock = PhaseClock()
         instrument(projection, clock)
         follower = Follower(app, projection, batch_size=500, catch_up_batch_size=CATCH_UP_BATCH)
-        machine_before, cpu_before = machine_busy_seconds(), process_cpu_seconds()
+        machine_before, cpu_before, rss_before = machine_busy_seconds(), process_cpu_seconds(), peak_rss_mb()
         started = time.perf_counter()
         events = follower.catch_up(stop=head)
         seconds = time.perf_counter() - started
-        cpu, machine_after = process_cpu_seconds() - cpu_before, machine_busy_seconds()
+        cpu, machine_after, rss_after = process_cpu_seconds() - cpu_before, machine_busy_seconds(), peak_rss_mb()
         read_count, read_seconds = read_of_interest(app, projection, head)
     finally:
         projection.view.datastore.close()
@@ -164,7 +164,7 @@ def profile(env: dict[str, str], name: str, stop: int | None = None) -> dict[str
     return {
         "view": name, "head": head, "events": events, "seconds": seconds, "batches": clock.batches,
         "phases": {phase: clock.seconds[phase] for phase in PHASES}, "process_cpu": cpu, "machine": machine,
-        "read_events": read_count, "read_seconds": read_seconds,
+        "read_events": read_count, "read_seconds": read_seconds, "peak_rss": (rss_before, rss_after),
     }  # fmt: skip
 
 
@@ -186,6 +186,8 @@ def report_lines(figures: dict[str, Any]) -> list[str]:
             f"CPU of the machine: {busy:.1f} s busy of {available:.1f} s available ({busy / available * 100:.0f} %);"
             f" beyond this process (the database, on a quiet machine): {busy - cpu:.1f} s"
         )
+    before, after = figures["peak_rss"]
+    lines.append(f"peak RSS of this process: {before:.0f} MB before the rebuild, {after:.0f} MB after it")
     read_rate = figures["read_events"] / figures["read_seconds"] if figures["read_seconds"] else float("nan")
     lines.append(
         f"the same {figures['read_events']:,} events read and decoded: {figures['read_seconds']:.1f} s "

@@ -26,6 +26,7 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
+from projections import collector
 from projections.audit_chain import AuditChainPostgresView, AuditChainProjection, AuditChainSQLiteView
 from projections.cases import CasePostgresView, CaseProjection, CaseSQLiteView
 from projections.circulars import CircularPostgresView, CircularProjection, CircularSQLiteView
@@ -130,9 +131,10 @@ class Follower:
             # the database, the GIL released) overlap the other's Python work.
             statistics = getattr(self.projection.view, "refresh_statistics", lambda: None)
             next_statistics = STATISTICS_FROM
-            with ReadAhead(self, self.position, head) as batches:
+            with collector.paused(), ReadAhead(self, self.position, head) as batches:
                 for items, caught_up in batches:
                     self.projection.process_batch(items, caught_up_to=caught_up)
+                    collector.after_batch()
                     processed += len(items)
                     if processed >= next_statistics:
                         # The tables grow far beyond what the planner last saw of them: with

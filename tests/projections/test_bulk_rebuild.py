@@ -135,6 +135,36 @@ def test_an_error_applying_a_batch_stops_the_read_ahead(
     assert follower.position == app.recorder.max_notification_id()
 
 
+def test_a_far_behind_catch_up_pauses_the_garbage_collector_and_resumes_it_even_after_an_error(
+    emptied_ledger: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    app, projection = emptied_ledger
+    collecting: list[bool] = []
+    original = projection.process_batch
+
+    def watched(items: Any, caught_up_to: Any = None) -> None:
+        collecting.append(gc.isenabled())
+        if len(collecting) == 2 and not failed:
+            failed.append(True)
+            raise Failing("the view's database went away")
+        original(items, caught_up_to=caught_up_to)
+
+    failed: list[bool] = []
+    monkeypatch.setattr(projection, "process_batch", watched)
+    with pytest.raises(Failing):
+        Follower(app, projection, batch_size=40, catch_up_batch_size=100).catch_up()
+    assert collecting == [False, False] and gc.isenabled()
+
+    collecting.clear()
+    follower = Follower(app, projection, batch_size=40, catch_up_batch_size=100)
+    follower.catch_up()
+    assert follower.position == app.recorder.max_notification_id()
+    assert collecting and not any(collecting[:-1])  # the last, a short live batch, may run with it on
+    assert gc.isenabled()
+
+
 def test_an_error_reading_ahead_is_raised_by_the_catch_up(
     emptied_ledger: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
