@@ -12,9 +12,11 @@ collected once the objects they hold have grown past ``YOUNG_LIMIT`` (checked af
 every batch, ``after_batch``): without cycles that count stays near what one batch
 holds alive and nothing is collected; with cycles they are reclaimed. The oldest
 generation waits until the pause ends. (Collecting the young generations after
-every batch cost 4 to 7 s of the 60 to 75 saved.) The pause is process-wide, as the collector
-is: followers catching up in several threads at once share one, counted, and the
-collector resumes when the last of them is done.
+every batch instead cost 4 to 5 s of a 60 to 76 s rebuild.)
+
+The pause is process-wide, as the collector is: followers catching up in several
+threads at once share one, counted, and the collector resumes when the last of
+them is done.
 """
 
 from __future__ import annotations

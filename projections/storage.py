@@ -112,6 +112,9 @@ from typing import Any, TypeVar  # noqa: E402
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError  # noqa: E402
 from eventsourcing.utils import Environment  # noqa: E402
 
+from projections.shared_pool import shared_datastore  # noqa: E402
+from projections.wakeup import connect_like  # noqa: E402
+
 log = logging.getLogger("duban.views")
 
 #: Key of the PostgreSQL advisory lock taken while creating tables: several
@@ -132,8 +135,6 @@ def _schema_lock(datastore: Any) -> Iterator[None]:
     """Held on a connection of its own, outside the pool: the tables are created
     through the pool meanwhile, and a pool of one connection (the views' pool is
     shared by the whole process) would wait for itself."""
-    from projections.wakeup import connect_like
-
     with connect_like(datastore) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
@@ -169,8 +170,6 @@ def open_view(name: str, sqlite_class: type[V], postgres_class: type[V], store_e
     """A view (a tracking recorder with its own tables) beside the event store."""
     env = view_env(name, event_store_env(store_env))
     if env["PERSISTENCE_MODULE"] == POSTGRES:
-        from projections.shared_pool import shared_datastore
-
         env = {**POSTGRES_DEFAULTS, **env}
         view = postgres_class(  # type: ignore[call-arg]
             datastore=shared_datastore(env), tracking_table_name=f"{name.lower()}_tracking"
