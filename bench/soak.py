@@ -541,21 +541,7 @@ def restarting(processes: Processes, seconds: float, figures: Figures, stopping:
 
 # Settling and checking
 def view_positions(views: dict[str, Any], app: Any) -> dict[str, int]:
-    """Each view's position. On PostgreSQL through the store's one connection (the
-    views' tracking tables are beside the events): opening every view's own pool
-    while the soak's processes held theirs took the server past its 100 connections."""
-    datastore = app.recorder.datastore
-    if not hasattr(datastore, "schema"):
-        return {name: projection.view.max_tracking_id(app.name) or 0 for name, projection in views.items()}
-    positions = {}
-    with datastore.transaction(commit=False) as cursor:
-        for name in views:
-            cursor.execute(
-                f'SELECT MAX(notification_id) AS n FROM "{datastore.schema}"."{name}_tracking" WHERE application_name = %s',
-                (app.name,),
-            )
-            positions[name] = int(cursor.fetchone()["n"] or 0)
-    return positions
+    return {name: projection.view.max_tracking_id(app.name) or 0 for name, projection in views.items()}
 
 
 def rq_counts(redis_url: str) -> dict[str, int]:
@@ -585,8 +571,7 @@ def settle(env: dict[str, str], redis_url: str, tracks: list[Track], seconds: fl
     from projections.storage import open_application
 
     app = open_application(env)
-    on_postgres = hasattr(app.recorder.datastore, "schema")
-    views = {name: (None if on_postgres else make(env)) for name, make in PROJECTIONS.items()}
+    views = {name: make(env) for name, make in PROJECTIONS.items()}
     try:
         deadline = time.monotonic() + seconds
         last_head, state = -1, ""
@@ -614,8 +599,7 @@ def settle(env: dict[str, str], redis_url: str, tracks: list[Track], seconds: fl
         return False, state
     finally:
         for projection in views.values():
-            if projection is not None:
-                projection.view.datastore.close()
+            projection.view.datastore.close()
         app.close()
 
 

@@ -170,14 +170,16 @@ def open_view(name: str, sqlite_class: type[V], postgres_class: type[V], store_e
     """A view (a tracking recorder with its own tables) beside the event store."""
     env = view_env(name, event_store_env(store_env))
     if env["PERSISTENCE_MODULE"] == POSTGRES:
-        env = {**POSTGRES_DEFAULTS, **env}
-        view = postgres_class(  # type: ignore[call-arg]
-            datastore=shared_datastore(env), tracking_table_name=f"{name.lower()}_tracking"
-        )
-        if _wants_tables(store_env or {}):
-            with _schema_lock(view.datastore):
-                view.create_table()
-                _reset_if_outdated(view, name)
+        datastore = shared_datastore({**POSTGRES_DEFAULTS, **env})
+        try:
+            view = postgres_class(datastore=datastore, tracking_table_name=f"{name.lower()}_tracking")  # type: ignore[call-arg]
+            if _wants_tables(store_env or {}):
+                with _schema_lock(datastore):
+                    view.create_table()
+                    _reset_if_outdated(view, name)
+        except BaseException:
+            datastore.close()  # its share of the process's pool: nothing else would give it back
+            raise
         return view  # type: ignore[return-value]
     factory = InfrastructureFactory.construct(Environment(name, env))
     try:

@@ -7,6 +7,7 @@ Also: an error on either side of the read-ahead stops it and is raised."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -110,55 +111,32 @@ def emptied_ledger(store: dict[str, str]) -> Iterator[tuple[Any, Any]]:
         app.close()
 
 
-def test_an_error_applying_a_batch_stops_the_read_ahead(
+def test_an_error_applying_a_batch_stops_the_read_ahead_and_resumes_the_garbage_collector(
     emptied_ledger: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A far-behind catch-up applies its batches with the collector paused
+    (projections/collector.py) and resumes it however it ends."""
     app, projection = emptied_ledger
-    applied: list[int] = []
-    original = projection.process_batch
-
-    def failing_third(items: Any, caught_up_to: Any = None) -> None:
-        applied.append(len(items))
-        if len(applied) == 3:
-            raise Failing("the view's database went away")
-        original(items, caught_up_to=caught_up_to)
-
-    monkeypatch.setattr(projection, "process_batch", failing_third)
-    with pytest.raises(Failing):
-        Follower(app, projection, batch_size=40, catch_up_batch_size=100).catch_up()
-    assert not any(t.name.startswith("read-ahead-") for t in threading.enumerate())
-    # Two batches were committed, the third not: the view stands after the second.
-    follower = Follower(app, projection, batch_size=40)
-    assert 0 < follower.position
-    monkeypatch.setattr(projection, "process_batch", original)
-    follower.catch_up()
-    assert follower.position == app.recorder.max_notification_id()
-
-
-def test_a_far_behind_catch_up_pauses_the_garbage_collector_and_resumes_it_even_after_an_error(
-    emptied_ledger: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import gc
-
-    app, projection = emptied_ledger
-    collecting: list[bool] = []
+    collecting: list[bool] = []  # whether the collector ran automatically, batch by batch
+    failing = [True]
     original = projection.process_batch
 
     def watched(items: Any, caught_up_to: Any = None) -> None:
         collecting.append(gc.isenabled())
-        if len(collecting) == 2 and not failed:
-            failed.append(True)
+        if failing[0] and len(collecting) == 3:
             raise Failing("the view's database went away")
         original(items, caught_up_to=caught_up_to)
 
-    failed: list[bool] = []
     monkeypatch.setattr(projection, "process_batch", watched)
     with pytest.raises(Failing):
         Follower(app, projection, batch_size=40, catch_up_batch_size=100).catch_up()
-    assert collecting == [False, False] and gc.isenabled()
-
-    collecting.clear()
+    assert not any(t.name.startswith("read-ahead-") for t in threading.enumerate())
+    assert collecting == [False, False, False] and gc.isenabled()
+    # Two batches were committed, the third not: the view stands after the second.
     follower = Follower(app, projection, batch_size=40, catch_up_batch_size=100)
+    assert 0 < follower.position
+    failing[0] = False
+    collecting.clear()
     follower.catch_up()
     assert follower.position == app.recorder.max_notification_id()
     assert collecting and not any(collecting[:-1])  # the last, a short live batch, may run with it on

@@ -68,3 +68,17 @@ def test_a_view_opened_after_the_last_closed_gets_a_fresh_pool() -> None:
                 assert rows.one("SELECT 1 AS one")["one"] == 1
         finally:
             again.view.datastore.close()
+
+
+def test_a_view_that_fails_to_open_gives_its_share_of_the_pool_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from projections import storage
+
+    def refused(*_args: object) -> None:
+        raise RuntimeError("the view's tables could not be made")
+
+    with postgres_schema() as env:
+        pools_before = shared_pool.open_pools()
+        monkeypatch.setattr(storage, "_reset_if_outdated", refused)
+        with pytest.raises(RuntimeError):
+            PROJECTIONS["ledger"](env)
+        assert shared_pool.open_pools() == pools_before
